@@ -1,0 +1,12 @@
+"""Segmenters: the interface, the registry and the built-in implementations.
+
+Note: PyPI has an unrelated distribution named ``segmentation``; this package is installed by the
+``unsup-asr`` distribution.
+
+Every implementation module is imported here, explicitly, so that it registers itself.
+"""
+
+from segmentation import kmeans_join
+from segmentation.base import SEGMENTERS, Segmentation, Segmenter
+
+__all__ = ["SEGMENTERS", "Segmentation", "Segmenter", "kmeans_join"]

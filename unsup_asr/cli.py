@@ -1,0 +1,66 @@
+"""The ``uasr`` command line: ``uasr <stage> [--out DIR] [key=value ...]``.
+
+Stages: prepare_data, extract_features, prepare_text, segment, train_gan, decode, score, and
+``demo`` (all of them). Configuration is hydra's: the typed :class:`~unsup_asr.config.RunConfig`
+schema, optional recipe YAML (``--config-dir recipes/<name>/conf``), and ``key=value`` overrides
+such as ``gan.num_updates=2000 segmenter=kmeans_join segmenter.num_clusters=64``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from pathlib import Path
+
+from hydra import compose, initialize, initialize_config_dir
+from omegaconf import OmegaConf
+
+from unsup_asr.config import RunConfig, store_configs
+from unsup_asr.stages import STAGES
+
+COMMANDS = [*STAGES, "demo"]
+
+
+def load_config(overrides: list[str], config_dir: str | None = None, config_name: str = "run") -> RunConfig:
+    """Compose the typed run config from the schema, an optional recipe folder and overrides."""
+    store_configs()
+    if config_dir is not None:
+        folder = Path(config_dir).resolve()
+        if not folder.is_dir():
+            raise FileNotFoundError(f"config folder {folder} does not exist")
+        with initialize_config_dir(config_dir=str(folder), version_base="1.3"):
+            cfg = compose(config_name=config_name, overrides=overrides)
+    else:
+        with initialize(config_path=None, version_base="1.3"):
+            cfg = compose(config_name=config_name, overrides=overrides)
+    run_cfg = OmegaConf.to_object(cfg)
+    if not isinstance(run_cfg, RunConfig):
+        raise TypeError(f"config {config_name} does not describe a RunConfig")
+    run_cfg.validate()
+    return run_cfg
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="uasr", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("command", choices=COMMANDS, help="stage to run, or 'demo' for all of them")
+    parser.add_argument("--out", help="output folder (same as the override out=DIR)")
+    parser.add_argument("--config-dir", help="recipe config folder, e.g. recipes/demo/conf")
+    parser.add_argument("--config-name", default="run", help="config name inside --config-dir (default: run)")
+    parser.add_argument("--show-config", action="store_true", help="print the resolved config and exit")
+    parser.add_argument("overrides", nargs="*", help="hydra overrides key=value")
+    args = parser.parse_args(argv)
+    overrides = list(args.overrides) + ([f"out={args.out}"] if args.out else [])
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    cfg = load_config(overrides, args.config_dir, args.config_name)
+    if args.show_config:
+        sys.stdout.write(OmegaConf.to_yaml(OmegaConf.structured(cfg)))
+        return 0
+    module = importlib.import_module(f"unsup_asr.stages.{args.command}")
+    module.run(cfg)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Frame-level features: featurizers, caching and unit conversion."""

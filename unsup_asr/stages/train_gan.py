@@ -1,0 +1,47 @@
+"""Stage 4: adversarial training of the generator on unpaired segments and text.
+
+Checkpoint selection is **unsupervised**: wav2vec-U's weighted LM perplexity of the Viterbi output
+on the *unlabelled* validation audio, scored by the phone LM built from the unpaired text. No
+transcript is read by this stage.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from gan.plot import plot_curves
+from gan.trainer import train_gan
+from unsup_asr.config import RunConfig
+from unsup_asr.metrics.unsupervised import weighted_lm_ppl
+from unsup_asr.paths import RunPaths
+from unsup_asr.stages.common import read_text_ids, read_vocab
+from unsup_asr.stages.prepare_text import SIL, lm_path
+from unsup_asr.stages.segment import load_segments, segments_path
+from unsup_asr.text.lm import KenLM
+
+logger = logging.getLogger(__name__)
+
+
+def run(cfg: RunConfig) -> Path:
+    cfg.gan.validate()
+    paths = RunPaths(Path(cfg.out))
+    t0 = time.time()
+    vocab = read_vocab(paths.text)
+    text = read_text_ids(paths.text, vocab)
+    train = load_segments(segments_path(cfg, cfg.splits.train)).embeddings
+    valid = load_segments(segments_path(cfg, cfg.splits.valid)).embeddings
+    lm = KenLM(lm_path(paths.text, cfg.text.lm_order))
+    phones = [p for p in vocab if p != SIL]
+
+    def select_score(hyps: list[list[str]]) -> float:
+        """Unsupervised: LM perplexity of the outputs / vocabulary usage^2. No labels."""
+        return weighted_lm_ppl(hyps, lm, vocab=phones).weighted_lm_ppl
+
+    result = train_gan(cfg.gan, train, text, vocab, paths.gan, valid=valid, select_score=select_score)
+    plot_curves(result.history, paths.gan / "curves.png")
+    logger.info("[train_gan] %d updates, selected step %d (weighted LM ppl %.2f) -> %s (%.1f s)",
+                result.num_updates_done, result.best_step, result.best_score, result.best_checkpoint,
+                time.time() - t0)
+    return result.best_checkpoint

@@ -1,0 +1,1 @@
+"""Text side: phonemization, lexicons and n-gram language models."""
