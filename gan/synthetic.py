@@ -36,7 +36,7 @@ class DecipherConfig:
     """Lexicon size."""
     dim: int = 64
     """Segment feature dimension D."""
-    noise_std: float = 2.5
+    noise_std: float = 1.75
     """Standard deviation of the Gaussian noise added to the unit-variance phone embeddings."""
     sil_prob: float = 0.25
     """Probability of ``<SIL>`` between two words (wav2vec-U's ``phonemize_with_sil -s``)."""

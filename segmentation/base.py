@@ -82,7 +82,7 @@ def pool_segments(
     ends = np.append(starts[1:], feats.shape[0])
     if pooling == "mean":
         sums = np.add.reduceat(feats.astype(np.float64), starts, axis=0)
-        return (sums / (ends - starts)[:, None]).astype(np.float32)
+        return np.asarray(sums / (ends - starts)[:, None], dtype=np.float32)
     if pooling == "sample":
         return feats[(starts + ends - 1) // 2].astype(np.float32)
     raise ValueError(f"unknown pooling {pooling!r}; use 'mean' or 'sample'")

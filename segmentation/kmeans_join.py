@@ -68,7 +68,8 @@ class KMeansJoinSegmenter(Segmenter):
         sample = np.concatenate([f[rng.random(f.shape[0]) < keep] for f in feats]).astype(np.float32)
         if sample.shape[0] < cfg.num_clusters:
             raise ValueError(
-                f"only {sample.shape[0]} training frames for {cfg.num_clusters} clusters; use more audio or fewer clusters"
+                f"only {sample.shape[0]} training frames for {cfg.num_clusters} clusters; "
+                "use more audio or fewer clusters"
             )
         dim_in = sample.shape[1]
         pca_dim = min(cfg.pca_dim, dim_in)
@@ -76,13 +77,13 @@ class KMeansJoinSegmenter(Segmenter):
         centred = sample - self.mean
         # PCA by SVD of the covariance; keep the top components (whitening off, as wav2vec-U's pca.py).
         cov = centred.T @ centred / centred.shape[0]
-        eigval, eigvec = np.linalg.eigh(cov.astype(np.float64))
+        _, eigvec = np.linalg.eigh(cov.astype(np.float64))
         self.proj = eigvec[:, ::-1][:, :pca_dim].astype(np.float32)
         self.out_dim = pca_dim
         x = np.ascontiguousarray(centred @ self.proj)
         km = faiss.Kmeans(pca_dim, cfg.num_clusters, niter=cfg.kmeans_iters, seed=cfg.seed, verbose=False)
         km.train(x)
-        self.centroids = km.centroids.copy()
+        self.centroids = np.array(km.centroids, dtype=np.float32)
 
     def _require_fit(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if self.mean is None or self.proj is None or self.centroids is None:

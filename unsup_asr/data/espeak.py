@@ -7,16 +7,25 @@ boundaries are exact, not estimated. Phone symbols pass through
 :func:`unsup_asr.text.phonemize.normalize_phone`, the same normalisation the unpaired text gets,
 so audio labels and text share one phone set.
 
-libespeak-ng keeps global state (voice, rate, pitch, callback), so it is initialised once per
-process and every call holds a lock. Synthesis is deterministic: the same text, voice, rate and
-pitch give the same samples.
+**Determinism.** libespeak-ng keeps synthesis state in C static variables that no API call
+resets (the pitch-flutter phase, the roughness cycle counter), so two identical calls on one
+loaded library give slightly different audio and boundaries. :func:`synthesize` therefore loads a
+private copy of the library, initialises it, synthesizes, terminates and unloads it on every call
+(about 10 ms), and seeds libc's ``rand()`` (breath noise) to a fixed value: the result is a pure
+function of the arguments, whatever was synthesized before, in any process. Calls are serialised
+by a lock.
 """
 
 from __future__ import annotations
 
+import _ctypes
+import atexit
 import ctypes
+import shutil
+import tempfile
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -34,6 +43,7 @@ _EVENT_LIST_TERMINATED = 0
 _EVENT_PHONEME = 7
 _PARAM_RATE = 1
 _PARAM_PITCH = 3
+_RAND_SEED = 1
 
 RATE_RANGE_WPM = (80, 450)
 """Speaking rates espeak-ng accepts, in words per minute."""
@@ -58,6 +68,15 @@ class _Event(ctypes.Structure):
     )
 
 
+class _DlInfo(ctypes.Structure):
+    _fields_ = (
+        ("dli_fname", ctypes.c_char_p),
+        ("dli_fbase", ctypes.c_void_p),
+        ("dli_sname", ctypes.c_char_p),
+        ("dli_saddr", ctypes.c_void_p),
+    )
+
+
 _Callback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event))
 
 
@@ -79,72 +98,104 @@ class Synthesis:
         return [p for _, _, p in self.alignment]
 
 
-class _Engine:
-    """The process-wide libespeak-ng instance and the buffers its callback fills."""
+class _Recorder:
+    """Collects the audio chunks and phoneme events the synthesis callback receives."""
 
     def __init__(self) -> None:
-        try:
-            self.lib = ctypes.CDLL(_LIB_NAME)
-        except OSError as e:
-            raise RuntimeError(f"libespeak-ng not found: {_INSTALL_HINT} ({e})") from e
         self.chunks: list[np.ndarray] = []
         self.events: list[tuple[int, str]] = []
-        self.callback = _Callback(self._on_audio)  # kept alive as long as the engine
-        options = _INIT_PHONEME_EVENTS | _INIT_PHONEME_IPA
-        self.sample_rate = int(self.lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, None, options))
-        if self.sample_rate <= 0:
-            raise RuntimeError(
-                f"libespeak-ng failed to initialise (code {self.sample_rate}): its data files are missing "
-                f"or broken; reinstall it ({_INSTALL_HINT.removeprefix('install it with ')})"
-            )
-        self.lib.espeak_SetSynthCallback(self.callback)
+        self.callback = _Callback(self._on_audio)  # one C function pointer for the process lifetime
 
     def _on_audio(self, wav: ctypes._Pointer[ctypes.c_short], num_samples: int, events: ctypes.Array[_Event]) -> int:
         if num_samples > 0 and wav:
             self.chunks.append(np.ctypeslib.as_array(wav, shape=(num_samples,)).copy())
         i = 0
         while events[i].type != _EVENT_LIST_TERMINATED:
-            ev = events[i]
-            if ev.type == _EVENT_PHONEME:
-                self.events.append((int(ev.sample), ev.id.string.decode("utf-8", errors="strict")))
+            if events[i].type == _EVENT_PHONEME:
+                self.events.append((int(events[i].sample), events[i].id.string.decode("utf-8")))
             i += 1
         return 0
 
-    def run(self, text: str, *, voice: str, rate_wpm: int, pitch: int) -> Synthesis:
-        if self.lib.espeak_SetVoiceByName(voice.encode("utf-8")) != 0:
-            raise ValueError(
-                f"espeak-ng has no voice {voice!r}; list voices with `espeak-ng --voices` and variants with "
-                "`espeak-ng --voices=variant` (e.g. 'en-us+f2')"
-            )
-        self.lib.espeak_SetParameter(_PARAM_RATE, rate_wpm, 0)
-        self.lib.espeak_SetParameter(_PARAM_PITCH, pitch, 0)
-        self.chunks, self.events = [], []
-        data = text.encode("utf-8")
-        err = self.lib.espeak_Synth(data, len(data) + 1, 0, 0, 0, _CHARS_UTF8, None, None)
-        self.lib.espeak_Synchronize()
-        if err != 0:
-            raise RuntimeError(f"libespeak-ng failed to synthesize {text[:60]!r} (error {err})")
-        pcm = np.concatenate(self.chunks) if self.chunks else np.zeros(0, dtype=np.int16)
-        wav = pcm.astype(np.float32) / 32768.0
-        return Synthesis(wav=wav, sample_rate=self.sample_rate, alignment=self._segments(len(wav)))
-
-    def _segments(self, num_samples: int) -> list[tuple[float, float, str]]:
-        """Phone segments from the event list: a phone lasts until the next event (phone or pause)."""
-        onsets = [min(s, num_samples) for s, _ in self.events] + [num_samples]
-        segments = []
-        for k, (_, name) in enumerate(self.events):
-            phone = normalize_phone(name)
-            if phone:
-                segments.append((onsets[k] / self.sample_rate, onsets[k + 1] / self.sample_rate, phone))
-        return segments
-
 
 _lock = threading.Lock()
-_engine: _Engine | None = None
+_recorder: _Recorder | None = None
+_private_copy: Path | None = None
+
+
+def _private_library() -> Path:
+    """A copy of libespeak-ng in a temporary folder that only this module loads (made once)."""
+    global _private_copy
+    if _private_copy is None:
+        try:
+            lib = ctypes.CDLL(_LIB_NAME)
+        except OSError as e:
+            raise RuntimeError(f"libespeak-ng not found: {_INSTALL_HINT} ({e})") from e
+        info = _DlInfo()
+        if not ctypes.CDLL(None).dladdr(ctypes.cast(lib.espeak_Initialize, ctypes.c_void_p), ctypes.byref(info)):
+            raise RuntimeError(f"cannot locate the file of {_LIB_NAME}; reinstall espeak-ng ({_INSTALL_HINT})")
+        folder = tempfile.mkdtemp(prefix="unsup_asr_espeak_")
+        atexit.register(shutil.rmtree, folder, True)
+        _private_copy = Path(
+            shutil.copy(Path(info.dli_fname.decode()).resolve(), Path(folder) / "libespeak-ng-private.so")
+        )
+    return _private_copy
+
+
+def _segments(events: list[tuple[int, str]], num_samples: int, sample_rate: int) -> list[tuple[float, float, str]]:
+    """Phone segments from the event list: a phone lasts until the next event (phone or pause).
+
+    espeak-ng sometimes renders a phone inside its predecessor (mostly a post-vocalic /l/ merged
+    into the vowel, ~0.4% of phones), reporting it with no samples of its own; such phones share
+    the preceding phone's span equally, so every segment has a positive length.
+    """
+    onsets = [min(s, num_samples) for s, _ in events] + [num_samples]
+    raw = [(onsets[k], onsets[k + 1], p) for k, (_, name) in enumerate(events) if (p := normalize_phone(name))]
+    segments: list[tuple[float, float, str]] = []
+    i = 0
+    while i < len(raw):
+        start, end, _ = raw[i]
+        j = i + 1
+        while j < len(raw) and raw[j][0] == raw[j][1] == end:
+            j += 1
+        n = j - i
+        for m in range(n):
+            a, b = start + (end - start) * m / n, start + (end - start) * (m + 1) / n
+            segments.append((a / sample_rate, b / sample_rate, raw[i + m][2]))
+        i = j
+    return segments
+
+
+def _run(rec: _Recorder, lib: ctypes.CDLL, text: str, voice: str, rate_wpm: int, pitch: int) -> Synthesis:
+    sample_rate = int(
+        lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, None, _INIT_PHONEME_EVENTS | _INIT_PHONEME_IPA)
+    )
+    if sample_rate <= 0:
+        raise RuntimeError(
+            f"libespeak-ng failed to initialise (code {sample_rate}): its data files are missing or broken; "
+            "reinstall it with `apt-get install --reinstall espeak-ng espeak-ng-data`"
+        )
+    lib.espeak_SetSynthCallback(rec.callback)
+    if lib.espeak_SetVoiceByName(voice.encode("utf-8")) != 0:
+        raise ValueError(
+            f"espeak-ng has no voice {voice!r}; list voices with `espeak-ng --voices` and variants with "
+            "`espeak-ng --voices=variant` (e.g. 'en-us+f2')"
+        )
+    lib.espeak_SetParameter(_PARAM_RATE, rate_wpm, 0)
+    lib.espeak_SetParameter(_PARAM_PITCH, pitch, 0)
+    rec.chunks, rec.events = [], []
+    data = text.encode("utf-8")
+    ctypes.CDLL(None).srand(_RAND_SEED)
+    err = lib.espeak_Synth(data, len(data) + 1, 0, 0, 0, _CHARS_UTF8, None, None)
+    lib.espeak_Synchronize()
+    if err != 0:
+        raise RuntimeError(f"libespeak-ng failed to synthesize {text[:60]!r} (error {err})")
+    pcm = np.concatenate(rec.chunks) if rec.chunks else np.zeros(0, dtype=np.int16)
+    wav = pcm.astype(np.float32) / 32768.0
+    return Synthesis(wav=wav, sample_rate=sample_rate, alignment=_segments(rec.events, len(wav), sample_rate))
 
 
 def synthesize(text: str, *, voice: str, rate_wpm: int, pitch: int) -> Synthesis:
-    """Speak ``text`` with espeak-ng and return the audio with its phone alignment.
+    """Speak ``text`` with espeak-ng and return the audio with its phone alignment (deterministic).
 
     ``voice`` is an espeak-ng voice name with an optional variant (``"en-us+f2"``), ``rate_wpm``
     the speaking rate in words per minute (``RATE_RANGE_WPM``) and ``pitch`` the base pitch
@@ -157,8 +208,14 @@ def synthesize(text: str, *, voice: str, rate_wpm: int, pitch: int) -> Synthesis
         raise ValueError(f"rate_wpm={rate_wpm} is outside espeak-ng's range {RATE_RANGE_WPM} (words/min)")
     if not PITCH_RANGE[0] <= pitch <= PITCH_RANGE[1]:
         raise ValueError(f"pitch={pitch} is outside espeak-ng's range {PITCH_RANGE}")
-    global _engine
+    global _recorder
     with _lock:
-        if _engine is None:
-            _engine = _Engine()
-        return _engine.run(text, voice=voice, rate_wpm=rate_wpm, pitch=pitch)
+        path = _private_library()
+        if _recorder is None:
+            _recorder = _Recorder()
+        lib = ctypes.CDLL(str(path))
+        try:
+            return _run(_recorder, lib, text, voice, rate_wpm, pitch)
+        finally:
+            lib.espeak_Terminate()
+            _ctypes.dlclose(lib._handle)

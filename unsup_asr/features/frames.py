@@ -26,7 +26,9 @@ def frame_to_seconds(frame: int | np.ndarray, shift_s: float) -> float | np.ndar
 
 def seconds_to_frame(t: float | np.ndarray, shift_s: float) -> int | np.ndarray:
     """Index of the frame boundary nearest to time ``t`` (s)."""
-    return np.rint(np.asarray(t) / shift_s).astype(np.int64) if isinstance(t, np.ndarray) else int(round(t / shift_s))
+    if isinstance(t, np.ndarray):
+        return np.rint(t / shift_s).astype(np.int64)
+    return round(t / shift_s)
 
 
 def boundaries_to_seconds(boundaries: np.ndarray, shift_s: float) -> list[float]:

@@ -76,7 +76,8 @@ class MfccFeaturizer(Featurizer):
         if cfg.cmvn:
             f = (f - f.mean(0, keepdim=True)) / (f.std(0, keepdim=True) + 1e-5)
         t = f.shape[0] // cfg.stack
-        return f[: t * cfg.stack].reshape(t, cfg.stack * f.shape[1])
+        out: torch.Tensor = f[: t * cfg.stack].reshape(t, cfg.stack * f.shape[1])
+        return out
 
     def __call__(
         self, wavs: torch.Tensor, wav_lens: torch.Tensor, layers: Sequence[int]

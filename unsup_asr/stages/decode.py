@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from gan.checkpoint import load_generator
-from gan.trainer import predict_log_probs
+from gan.generator import predict_log_probs
 from unsup_asr.config import RunConfig
 from unsup_asr.decode.viterbi import decode_one
 from unsup_asr.io import atomic_write_text

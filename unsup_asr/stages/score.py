@@ -90,10 +90,10 @@ def _ceilings(cfg: RunConfig) -> dict[str, Any]:
         }
     tr, te = data[cfg.splits.train], data[cfg.splits.test]
     out: dict[str, Any] = {}
-    for name, feats, labels in (("same_segments", "seg_feats", "seg_labels"), ("gold_segments", "gold_feats",
-                                                                                 "gold_labels")):
+    variants = (("same_segments", "seg_feats", "seg_labels"), ("gold_segments", "gold_feats", "gold_labels"))
+    for name, feats_key, labels_key in variants:
         t0 = time.time()
-        rate = ceilings.supervised_per(cfg.gan, vocab, tr[feats], tr[labels], te[feats], te["refs"],
+        rate = ceilings.supervised_per(cfg.gan, vocab, tr[feats_key], tr[labels_key], te[feats_key], te["refs"],
                                        num_updates=cfg.score.ceiling_updates, seed=cfg.seed)
         out[f"supervised_ceiling_per_{name}"] = rate
         logger.info("[score] diagnostic ceiling (SUPERVISED, uses labels) on %s: PER %.1f%% (%.0f s)", name,

@@ -53,9 +53,7 @@ def _backend(language: str) -> Any:
             language_switch="remove-flags",
         )
     except RuntimeError as e:
-        raise ValueError(
-            f"espeak-ng has no language {language!r} ({e}); list them with `espeak-ng --voices`"
-        ) from e
+        raise ValueError(f"espeak-ng has no language {language!r} ({e}); list them with `espeak-ng --voices`") from e
 
 
 def phonemize_words(sentences: list[str], *, language: str = "en-us", njobs: int = 1) -> list[list[list[str]]]:

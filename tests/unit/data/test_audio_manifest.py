@@ -23,11 +23,11 @@ def test_resample_and_downmix(tmp_path: Path) -> None:
 
 
 def test_missing_and_corrupt_audio(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="nope.wav"):
+    with pytest.raises(FileNotFoundError, match=r"nope\.wav"):
         load_audio(tmp_path / "nope.wav")
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"RIFF1234WAVEjunkjunk")
-    with pytest.raises(ValueError, match="bad.wav.*corrupt"):
+    with pytest.raises(ValueError, match=r"bad.wav.*corrupt"):
         load_audio(bad)
     with pytest.raises(ValueError, match="corrupt"):
         audio_info(bad)
@@ -48,7 +48,7 @@ def test_manifest_errors(tmp_path: Path) -> None:
         read_manifest(tmp_path / "none.jsonl")
     p = tmp_path / "m.jsonl"
     p.write_text('{"id": "x"}\n')
-    with pytest.raises(ValueError, match="m.jsonl:1.*required"):
+    with pytest.raises(ValueError, match=r"m\.jsonl:1.*required"):
         read_manifest(p)
     p.write_text("{not json\n")
     with pytest.raises(ValueError, match="not valid JSON"):
