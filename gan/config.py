@@ -24,6 +24,9 @@ class GeneratorConfig:
     """Dropout on the input embeddings during training."""
     bias: bool = False
     """Whether the Conv1d has a bias."""
+    kmeans_init: bool = True
+    """Initialise the Conv1d's centre tap with k-means centroids of the training segments (one
+    cluster per phone, random order; see :func:`gan.generator.kmeans_init`) instead of randomly."""
 
     def validate(self) -> None:
         """Raise ValueError on an invalid setting."""
@@ -78,6 +81,8 @@ class GanConfig:
     """Discriminator steps in each alternation cycle."""
     generator_steps: int = 1
     """Generator steps in each alternation cycle (they follow the discriminator steps)."""
+    discriminator_warmup: int = 0
+    """Initial updates that train only the discriminator (they count towards ``num_updates``)."""
     straight_through: bool = True
     """Feed the discriminator one-hot argmax outputs with softmax gradients (straight-through),
     so it cannot separate real from fake by how peaked the distributions are."""
@@ -85,6 +90,9 @@ class GanConfig:
     """Weight of the per-sample gradient penalty on real/fake interpolates (0 disables it)."""
     code_penalty: float = 2.0
     """Weight of the code (diversity) penalty ``(V - exp(H(mean softmax))) / V``."""
+    code_penalty_decay_updates: int = 0
+    """Updates over which the code penalty decays linearly to 0 (0 keeps it constant): it prevents
+    collapse early on but pushes towards uniform phone usage, which real text does not have."""
     smoothness_weight: float = 0.0
     """Weight of the mean squared difference of consecutive logits."""
     unigram_weight: float = 0.0
@@ -116,6 +124,10 @@ class GanConfig:
             "discriminator_steps": self.discriminator_steps,
             "generator_steps": self.generator_steps,
         }
+        if self.discriminator_warmup < 0:
+            raise ValueError(f"GanConfig.discriminator_warmup must be >= 0, got {self.discriminator_warmup}")
+        if self.code_penalty_decay_updates < 0:
+            raise ValueError(f"GanConfig.code_penalty_decay_updates must be >= 0, got {self.code_penalty_decay_updates}")
         for name, value in positive.items():
             if value < 1:
                 raise ValueError(f"GanConfig.{name} must be >= 1, got {value}")
@@ -131,6 +143,20 @@ class GanConfig:
                 torch.device(self.device)
             except RuntimeError as err:
                 raise ValueError(f"GanConfig.device {self.device!r} is not a torch device: use auto/cpu/cuda") from err
+
+    def is_discriminator_step(self, step: int) -> bool:
+        """Whether update ``step`` (0-based) trains the discriminator (else the generator)."""
+        if step < self.discriminator_warmup:
+            return True
+        return (step - self.discriminator_warmup) % (self.discriminator_steps + self.generator_steps) < (
+            self.discriminator_steps
+        )
+
+    def code_penalty_at(self, step: int) -> float:
+        """Code-penalty weight at update ``step`` (after the linear decay, if any)."""
+        if not self.code_penalty_decay_updates:
+            return self.code_penalty
+        return self.code_penalty * max(0.0, 1.0 - step / self.code_penalty_decay_updates)
 
     def resolved_device(self) -> torch.device:
         """The torch device to train on (``auto`` -> cuda if available, else cpu)."""

@@ -27,7 +27,7 @@ class Generator(nn.Module):
         self.cfg = cfg
         self.input_dim = input_dim
         self.vocab = list(vocab)
-        vocab_size = len(vocab)
+        self.vocab_size = vocab_size = len(vocab)
         self.dropout = nn.Dropout(cfg.input_dropout)
         self.proj = nn.Conv1d(input_dim, vocab_size, cfg.kernel_size, padding=cfg.kernel_size // 2, bias=cfg.bias)
 
@@ -37,6 +37,42 @@ class Generator(nn.Module):
         x = self.dropout(x).masked_fill(padding_mask.unsqueeze(-1), 0.0)
         logits: torch.Tensor = self.proj(x.transpose(1, 2)).transpose(1, 2)
         return logits[:, : feats.shape[1]]
+
+
+def kmeans(points: np.ndarray, k: int, rng: np.random.Generator, iters: int = 20) -> np.ndarray:
+    """Centroids ``(k, D)`` of ``points`` ``(N, D)``: k-means++ seeding, then Lloyd iterations."""
+    centroids = [points[rng.integers(len(points))]]
+    dist = ((points - centroids[0]) ** 2).sum(1)
+    for _ in range(1, k):
+        centroids.append(points[rng.choice(len(points), p=dist / dist.sum())])
+        dist = np.minimum(dist, ((points - centroids[-1]) ** 2).sum(1))
+    c = np.stack(centroids)
+    for _ in range(iters):
+        assign = ((points**2).sum(1, keepdims=True) - 2 * points @ c.T + (c**2).sum(1)).argmin(1)
+        for j in range(k):
+            members = points[assign == j]
+            if len(members):
+                c[j] = members.mean(0)
+    return c
+
+
+@torch.no_grad()
+def kmeans_init(gen: Generator, feats: list[np.ndarray], rng: np.random.Generator, max_points: int = 20000) -> None:
+    """Data-dependent initialisation: one k-means centroid of the (normalised) segments per phone.
+
+    The centre tap of the Conv1d becomes ``scale * centroid_k`` for phone k (other taps zero), so
+    every cluster of segments starts mapped to one phone, in random order; ``scale`` makes the
+    initial logits unit-variance. No labels and no text are used.
+    """
+    points = np.concatenate(feats)
+    points = points[rng.permutation(len(points))[:max_points]].astype(np.float64)
+    if gen.cfg.input_norm:
+        points = (points - points.mean(1, keepdims=True)) / np.sqrt(points.var(1, keepdims=True) + 1e-5)
+    centroids = kmeans(points, gen.vocab_size, rng)
+    scale = 1.0 / (points @ centroids.T).std()
+    weight = torch.zeros_like(gen.proj.weight)
+    weight[:, :, gen.cfg.kernel_size // 2] = torch.from_numpy(scale * centroids).to(weight)
+    gen.proj.weight.copy_(weight)
 
 
 @torch.no_grad()

@@ -84,6 +84,7 @@ def unigram_kl(probs: torch.Tensor, padding_mask: torch.Tensor, target: torch.Te
     ``target`` ``(V,)`` is the unigram of the unpaired text. An optional auxiliary *unsupervised*
     loss (first-order expected-statistics matching, in the spirit of Yeh et al. 2019's EODM).
     """
-    mean = _valid_mean(probs, padding_mask)
+    vocab_size = probs.shape[-1]
+    mean = 0.99 * _valid_mean(probs, padding_mask) + 0.01 / vocab_size
     target = target.clamp_min(1e-8)
-    return (target * (target.log() - mean.clamp_min(1e-8).log())).sum()
+    return (target * (target.log() - mean.log())).sum()

@@ -27,7 +27,7 @@ from gan.checkpoint import BEST, LAST, TrainingState, load_last, save_best, save
 from gan.config import GanConfig
 from gan.data import check_features, check_text, one_hot_text, pad_features, sample_batch, unigram
 from gan.discriminator import Discriminator
-from gan.generator import SIL, Generator, argmax_hypotheses, predict_log_probs
+from gan.generator import SIL, Generator, argmax_hypotheses, kmeans_init, predict_log_probs
 from gan.plot import plot_curves
 from unsup_asr.io import atomic_write_text, is_done, mark_done
 
@@ -84,16 +84,17 @@ def discriminator_step(
 
 def generator_step(
     gen: Generator, disc: Discriminator, opt: torch.optim.Optimizer, cfg: GanConfig,
-    feats: tuple[torch.Tensor, torch.Tensor], text_unigram: torch.Tensor,
+    feats: tuple[torch.Tensor, torch.Tensor], text_unigram: torch.Tensor, step: int,
 ) -> dict[str, float]:
     """One generator update: fool the discriminator, plus the code/smoothness/unigram terms."""
     logits = gen(*feats)
     probs = logits.softmax(-1)
-    loss_adv = losses.generator_loss(disc(to_discriminator(probs, feats[1], cfg.straight_through), feats[1]))
+    fake = to_discriminator(probs, feats[1], cfg.straight_through)
+    loss_adv = losses.generator_loss(disc(fake, feats[1]))
     terms = {
-        "code": (cfg.code_penalty, losses.code_penalty(probs, feats[1])),
+        "code": (cfg.code_penalty_at(step), losses.code_penalty(probs, feats[1])),
         "smooth": (cfg.smoothness_weight, losses.smoothness_penalty(logits, feats[1])),
-        "unigram": (cfg.unigram_weight, losses.unigram_kl(probs, feats[1], text_unigram)),
+        "unigram": (cfg.unigram_weight, losses.unigram_kl(fake, feats[1], text_unigram)),
     }
     opt.zero_grad(set_to_none=True)
     (loss_adv + sum(w * v for w, v in terms.values() if w)).backward()
@@ -146,12 +147,13 @@ def train_gan(
     opt_g = torch.optim.Adam(gen.parameters(), lr=cfg.lr_generator, betas=cfg.betas)
     opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.lr_discriminator, betas=cfg.betas)
     rng = np.random.default_rng(cfg.seed)
+    if cfg.generator.kmeans_init:
+        kmeans_init(gen, train, np.random.default_rng(cfg.seed))
     state = TrainingState()
     if (out_dir / LAST).is_file():
         state = load_last(out_dir / LAST, gen=gen, disc=disc, opt_g=opt_g, opt_d=opt_d, rng=rng)
         logger.info("Resuming GAN training from %s at update %d", out_dir / LAST, state.step)
     text_unigram = torch.tensor(unigram(text, len(vocab)), dtype=torch.float32, device=device)
-    cycle = cfg.discriminator_steps + cfg.generator_steps
     start, start_seconds = time.monotonic(), state.seconds
 
     def evaluate() -> None:
@@ -165,17 +167,19 @@ def train_gan(
 
     gen.train()
     disc.train()
+    if state.step == 0:
+        evaluate()
     for step in tqdm(range(state.step, cfg.num_updates), desc="gan", initial=state.step, total=cfg.num_updates):
         state.seconds = start_seconds + time.monotonic() - start
         if cfg.max_seconds and state.seconds >= cfg.max_seconds:
             logger.info("GAN training stopped by max_seconds=%.0f at update %d", cfg.max_seconds, step)
             break
         feats = pad_features(sample_batch(train, cfg.batch_size, rng), device)
-        if step % cycle < cfg.discriminator_steps:
+        if cfg.is_discriminator_step(step):
             real = one_hot_text(sample_batch(text, cfg.batch_size, rng), len(vocab), device)
             logs = discriminator_step(gen, disc, opt_d, cfg, feats, real)
         else:
-            logs = generator_step(gen, disc, opt_g, cfg, feats, text_unigram)
+            logs = generator_step(gen, disc, opt_g, cfg, feats, text_unigram, step)
         state.step = step + 1
         _accumulate(state, logs)
         if state.step % cfg.log_every == 0:

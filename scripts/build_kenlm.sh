@@ -7,7 +7,8 @@ set -euo pipefail
 VENV=${1:-.venv}
 KENLM_VERSION=0.3.0
 BIN="$VENV/bin"
-if [ -x "$BIN/lmplz" ] && [ -x "$BIN/build_binary" ] && "$BIN/lmplz" --help >/dev/null 2>&1; then
+help_text=$("$BIN/lmplz" --help 2>&1 || true)  # lmplz --help exits 1
+if [ -x "$BIN/build_binary" ] && [[ $help_text == *Kneser-Ney* ]]; then
   echo "[kenlm] lmplz and build_binary already in $BIN"
   exit 0
 fi

@@ -21,6 +21,8 @@ from unsup_asr.config import RunConfig, store_configs
 from unsup_asr.stages import STAGES
 
 COMMANDS = [*STAGES, "demo"]
+DEMO_CONF = Path(__file__).resolve().parents[1] / "recipes" / "demo" / "conf"
+"""The demo recipe's config folder, used when no ``--config-dir`` is given (source checkouts)."""
 
 
 def load_config(overrides: list[str], config_dir: str | None = None, config_name: str = "run") -> RunConfig:
@@ -46,14 +48,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="uasr", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("command", choices=COMMANDS, help="stage to run, or 'demo' for all of them")
     parser.add_argument("--out", help="output folder (same as the override out=DIR)")
-    parser.add_argument("--config-dir", help="recipe config folder, e.g. recipes/demo/conf")
+    parser.add_argument("--config-dir", help="recipe config folder (default: recipes/demo/conf)")
     parser.add_argument("--config-name", default="run", help="config name inside --config-dir (default: run)")
     parser.add_argument("--show-config", action="store_true", help="print the resolved config and exit")
     parser.add_argument("overrides", nargs="*", help="hydra overrides key=value")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     overrides = list(args.overrides) + ([f"out={args.out}"] if args.out else [])
+    config_dir, config_name = args.config_dir, args.config_name
+    if config_dir is None and DEMO_CONF.is_dir():
+        config_dir, config_name = str(DEMO_CONF), "config"
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    cfg = load_config(overrides, args.config_dir, args.config_name)
+    cfg = load_config(overrides, config_dir, config_name)
     if args.show_config:
         sys.stdout.write(OmegaConf.to_yaml(OmegaConf.structured(cfg)))
         return 0

@@ -63,15 +63,17 @@ def save_segments(path: Path, ss: SegmentSet) -> None:
 def load_segments(path: Path) -> SegmentSet:
     if not path.is_file():
         raise FileNotFoundError(f"segments {path} not found; run the segment stage first")
-    z = np.load(path)
-    s_off = np.concatenate([[0], np.cumsum(z["seg_lens"])])
-    t_off = np.concatenate([[0], np.cumsum(z["frame_lens"])])
-    n = len(z["seg_lens"])
+    with np.load(path) as z:  # read each array once: every z[key] access re-reads the file
+        arrays = {k: z[k] for k in ("emb", "seg_lens", "bounds", "frame_lens", "ids", "frame_shift_s")}
+    emb, bounds = arrays["emb"], arrays["bounds"]
+    s_off = np.concatenate([[0], np.cumsum(arrays["seg_lens"])])
+    t_off = np.concatenate([[0], np.cumsum(arrays["frame_lens"])])
+    n = len(arrays["seg_lens"])
     return SegmentSet(
-        ids=[str(i) for i in z["ids"]],
-        embeddings=[z["emb"][s_off[i] : s_off[i + 1]] for i in range(n)],
-        boundaries=[z["bounds"][t_off[i] : t_off[i + 1]] for i in range(n)],
-        frame_shift_s=float(z["frame_shift_s"]),
+        ids=[str(i) for i in arrays["ids"]],
+        embeddings=[emb[s_off[i] : s_off[i + 1]] for i in range(n)],
+        boundaries=[bounds[t_off[i] : t_off[i + 1]] for i in range(n)],
+        frame_shift_s=float(arrays["frame_shift_s"]),
     )
 
 
