@@ -84,7 +84,7 @@ def pool_segments(
         sums = np.add.reduceat(feats.astype(np.float64), starts, axis=0)
         return np.asarray(sums / (ends - starts)[:, None], dtype=np.float32)
     if pooling == "sample":
-        return feats[(starts + ends - 1) // 2].astype(np.float32)
+        return np.asarray(feats[(starts + ends - 1) // 2], dtype=np.float32)
     raise ValueError(f"unknown pooling {pooling!r}; use 'mean' or 'sample'")
 
 
