@@ -77,6 +77,8 @@ class GanConfig:
     """Adam learning rate of the discriminator."""
     betas: tuple[float, float] = (0.5, 0.98)
     """Adam betas of both optimisers."""
+    loss: str = "bce"
+    """Adversarial loss: ``"bce"`` (non-saturating GAN) or ``"wasserstein"`` (WGAN critic)."""
     discriminator_steps: int = 1
     """Discriminator steps in each alternation cycle."""
     generator_steps: int = 1
@@ -95,9 +97,15 @@ class GanConfig:
     collapse early on but pushes towards uniform phone usage, which real text does not have."""
     smoothness_weight: float = 0.0
     """Weight of the mean squared difference of consecutive logits."""
+    entropy_weight: float = 0.0
+    """Optional auxiliary unsupervised loss: weight of the mean per-segment entropy of the
+    generator's softmax (confident outputs; with the code penalty this is RIM-style clustering)."""
     unigram_weight: float = 0.0
     """Optional auxiliary unsupervised loss: weight of KL(text unigram || batch-mean generator
     distribution). 0 keeps training purely adversarial."""
+    bigram_weight: float = 0.0
+    """Optional auxiliary unsupervised loss: weight of KL(text bigram || expected generator bigram)
+    (EODM). 0 keeps training purely adversarial."""
     eval_every: int = 250
     """Updates between two evaluations of the unsupervised selection score on ``valid``."""
     checkpoint_every: int = 500
@@ -124,10 +132,14 @@ class GanConfig:
             "discriminator_steps": self.discriminator_steps,
             "generator_steps": self.generator_steps,
         }
+        if self.loss not in ("bce", "wasserstein"):
+            raise ValueError(f"GanConfig.loss must be 'bce' or 'wasserstein', got {self.loss!r}")
         if self.discriminator_warmup < 0:
             raise ValueError(f"GanConfig.discriminator_warmup must be >= 0, got {self.discriminator_warmup}")
         if self.code_penalty_decay_updates < 0:
-            raise ValueError(f"GanConfig.code_penalty_decay_updates must be >= 0, got {self.code_penalty_decay_updates}")
+            raise ValueError(
+                f"GanConfig.code_penalty_decay_updates must be >= 0, got {self.code_penalty_decay_updates}"
+            )
         for name, value in positive.items():
             if value < 1:
                 raise ValueError(f"GanConfig.{name} must be >= 1, got {value}")
@@ -135,7 +147,8 @@ class GanConfig:
             raise ValueError("GanConfig learning rates must be > 0")
         if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
             raise ValueError(f"GanConfig.betas must be two numbers in [0, 1), got {self.betas}")
-        for name in ("gradient_penalty", "code_penalty", "smoothness_weight", "unigram_weight", "max_seconds"):
+        for name in ("gradient_penalty", "code_penalty", "smoothness_weight", "entropy_weight", "unigram_weight",
+                     "bigram_weight", "max_seconds"):
             if getattr(self, name) < 0:
                 raise ValueError(f"GanConfig.{name} must be >= 0, got {getattr(self, name)}")
         if self.device != "auto":

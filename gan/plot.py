@@ -7,14 +7,14 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from unsup_asr.io import atomic_write  # noqa: E402
+from unsup_asr.io import atomic_write
 
 PANELS = (
     ("adversarial losses", ("losses/d", "losses/g")),
-    ("penalties", ("losses/gp", "losses/code", "losses/smooth", "losses/unigram")),
-    ("charts", ("charts/d_real_acc", "charts/d_fake_acc", "charts/vocab_usage", "charts/g_entropy")),
+    ("penalties", ("losses/gp", "losses/code", "losses/smooth", "losses/entropy", "losses/unigram")),
+    ("charts", ("charts/d_real_acc", "charts/d_fake_acc", "charts/vocab_usage")),
 )
 
 

@@ -25,7 +25,7 @@ from tqdm import tqdm
 from gan import losses
 from gan.checkpoint import BEST, LAST, TrainingState, load_last, save_best, save_last
 from gan.config import GanConfig
-from gan.data import check_features, check_text, one_hot_text, pad_features, sample_batch, unigram
+from gan.data import bigram, check_features, check_text, one_hot_text, pad_features, sample_batch, unigram
 from gan.discriminator import Discriminator
 from gan.generator import SIL, Generator, argmax_hypotheses, kmeans_init, predict_log_probs
 from gan.plot import plot_curves
@@ -72,7 +72,7 @@ def discriminator_step(
     with torch.no_grad():
         fake = to_discriminator(gen(*feats).softmax(-1), feats[1], cfg.straight_through)
     d_real, d_fake = disc(*real), disc(fake, feats[1])
-    loss_d = losses.discriminator_loss(d_real, d_fake)
+    loss_d = losses.discriminator_loss(d_real, d_fake, cfg.loss)
     loss_gp = losses.gradient_penalty(disc, real[0], real[1], fake, feats[1]) if cfg.gradient_penalty else None
     opt.zero_grad(set_to_none=True)
     (loss_d + cfg.gradient_penalty * loss_gp if loss_gp is not None else loss_d).backward()
@@ -84,25 +84,25 @@ def discriminator_step(
 
 def generator_step(
     gen: Generator, disc: Discriminator, opt: torch.optim.Optimizer, cfg: GanConfig,
-    feats: tuple[torch.Tensor, torch.Tensor], text_unigram: torch.Tensor, step: int,
+    feats: tuple[torch.Tensor, torch.Tensor], text_stats: tuple[torch.Tensor, torch.Tensor], step: int,
 ) -> dict[str, float]:
     """One generator update: fool the discriminator, plus the code/smoothness/unigram terms."""
     logits = gen(*feats)
     probs = logits.softmax(-1)
     fake = to_discriminator(probs, feats[1], cfg.straight_through)
-    loss_adv = losses.generator_loss(disc(fake, feats[1]))
+    loss_adv = losses.generator_loss(disc(fake, feats[1]), cfg.loss)
     terms = {
         "code": (cfg.code_penalty_at(step), losses.code_penalty(probs, feats[1])),
         "smooth": (cfg.smoothness_weight, losses.smoothness_penalty(logits, feats[1])),
-        "unigram": (cfg.unigram_weight, losses.unigram_kl(fake, feats[1], text_unigram)),
+        "entropy": (cfg.entropy_weight, losses.segment_entropy(probs, feats[1])),
+        "unigram": (cfg.unigram_weight, losses.unigram_kl(fake, feats[1], text_stats[0])),
+        "bigram": (cfg.bigram_weight, losses.bigram_kl(probs, feats[1], text_stats[1])),
     }
     opt.zero_grad(set_to_none=True)
     (loss_adv + sum(w * v for w, v in terms.values() if w)).backward()
     opt.step()
-    keep = ~feats[1]
-    entropy = -(probs * probs.clamp_min(1e-8).log()).sum(-1)[keep].mean()
-    used = probs.argmax(-1)[keep].unique().numel() / probs.shape[-1]
-    return ({"losses/g": loss_adv.item(), "charts/g_entropy": entropy.item(), "charts/vocab_usage": used}
+    used = probs.argmax(-1)[~feats[1]].unique().numel() / probs.shape[-1]
+    return ({"losses/g": loss_adv.item(), "charts/vocab_usage": used}
             | {f"losses/{k}": v.item() for k, (_, v) in terms.items()})
 
 
@@ -153,7 +153,8 @@ def train_gan(
     if (out_dir / LAST).is_file():
         state = load_last(out_dir / LAST, gen=gen, disc=disc, opt_g=opt_g, opt_d=opt_d, rng=rng)
         logger.info("Resuming GAN training from %s at update %d", out_dir / LAST, state.step)
-    text_unigram = torch.tensor(unigram(text, len(vocab)), dtype=torch.float32, device=device)
+    text_stats = (torch.tensor(unigram(text, len(vocab)), dtype=torch.float32, device=device),
+                  torch.tensor(bigram(text, len(vocab)), dtype=torch.float32, device=device))
     start, start_seconds = time.monotonic(), state.seconds
 
     def evaluate() -> None:
@@ -179,7 +180,7 @@ def train_gan(
             real = one_hot_text(sample_batch(text, cfg.batch_size, rng), len(vocab), device)
             logs = discriminator_step(gen, disc, opt_d, cfg, feats, real)
         else:
-            logs = generator_step(gen, disc, opt_g, cfg, feats, text_unigram, step)
+            logs = generator_step(gen, disc, opt_g, cfg, feats, text_stats, step)
         state.step = step + 1
         _accumulate(state, logs)
         if state.step % cfg.log_every == 0:

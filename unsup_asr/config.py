@@ -84,7 +84,7 @@ class ScoreConfig:
     """Boundary matching tolerance in milliseconds."""
     ceilings: bool = True
     """Also train the two *supervised diagnostic* generators (same segments; gold segments)."""
-    ceiling_updates: int = 1500
+    ceiling_updates: int = 800
     """Updates for each supervised ceiling generator."""
 
     def validate(self) -> None:

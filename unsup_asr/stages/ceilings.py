@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from gan.supervised import train_supervised
 
 from gan.config import GanConfig
 from gan.generator import predict_log_probs
+from gan.supervised import train_supervised
 from segmentation.base import pool_segments
 from unsup_asr.data.manifest import Utterance
 from unsup_asr.decode.viterbi import decode_one
