@@ -3,7 +3,7 @@ against a discriminator on unpaired phone text, with unsupervised checkpoint sel
 
 from gan.checkpoint import load_generator
 from gan.config import DiscriminatorConfig, GanConfig, GeneratorConfig
-from gan.generator import Generator, argmax_hypotheses, predict_log_probs
+from gan.generator import Generator, predict_log_probs
 from gan.trainer import TrainResult, train_gan
 
 __all__ = [
@@ -12,7 +12,6 @@ __all__ = [
     "Generator",
     "GeneratorConfig",
     "TrainResult",
-    "argmax_hypotheses",
     "load_generator",
     "predict_log_probs",
     "train_gan",

@@ -41,20 +41,38 @@ class TrainingState:
     pending: dict[str, list[float]] = field(default_factory=dict)
     """Metrics accumulated since the last history record: name -> [sum, count]."""
 
+    def accumulate(self, logs: dict[str, float]) -> None:
+        """Add one update's metrics to ``pending``."""
+        for key, value in logs.items():
+            acc = self.pending.setdefault(key, [0.0, 0.0])
+            acc[0] += value
+            acc[1] += 1
+
+    def flush(self) -> None:
+        """Append the means of ``pending`` to ``history`` as one record at the current step."""
+        self.history.append({"step": float(self.step)} | {k: s / n for k, (s, n) in self.pending.items()})
+        self.pending.clear()
+
+    def last_eval_step(self) -> float:
+        """Step of the last ``eval/select_score`` record (-1 if none)."""
+        return max((r["step"] for r in self.history if "eval/select_score" in r), default=-1.0)
+
 
 def save_last(
     path: Path,
     *,
     gen: Generator,
+    gen_ema: Generator,
     disc: Discriminator,
     opt_g: torch.optim.Optimizer,
     opt_d: torch.optim.Optimizer,
     state: TrainingState,
     rng: np.random.Generator,
 ) -> None:
-    """Save models, optimisers, RNG states and ``state`` to ``path`` atomically."""
+    """Save the models, optimisers, RNG states and ``state`` to ``path`` atomically."""
     payload = {
         "generator": gen.state_dict(),
+        "generator_ema": gen_ema.state_dict(),
         "discriminator": disc.state_dict(),
         "opt_g": opt_g.state_dict(),
         "opt_d": opt_d.state_dict(),
@@ -70,6 +88,7 @@ def load_last(
     path: Path,
     *,
     gen: Generator,
+    gen_ema: Generator,
     disc: Discriminator,
     opt_g: torch.optim.Optimizer,
     opt_d: torch.optim.Optimizer,
@@ -79,6 +98,7 @@ def load_last(
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
         gen.load_state_dict(payload["generator"])
+        gen_ema.load_state_dict(payload["generator_ema"])
         disc.load_state_dict(payload["discriminator"])
     except (RuntimeError, KeyError) as err:
         raise RuntimeError(

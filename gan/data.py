@@ -62,19 +62,6 @@ def one_hot_text(text: list[np.ndarray], vocab_size: int, device: torch.device) 
     return x.masked_fill(mask_t.unsqueeze(-1), 0.0), mask_t
 
 
-def unigram(text: list[np.ndarray], vocab_size: int) -> np.ndarray:
-    """Relative frequency ``(V,)`` of each phone id in ``text`` (float64, sums to 1)."""
-    counts = np.bincount(np.concatenate(text), minlength=vocab_size).astype(np.float64)
-    return counts / counts.sum()
-
-
-def bigram(text: list[np.ndarray], vocab_size: int) -> np.ndarray:
-    """Relative frequency ``(V, V)`` of consecutive phone pairs in ``text`` (float64, sums to 1)."""
-    pairs = np.concatenate([t[:-1] * vocab_size + t[1:] for t in text])
-    counts = np.bincount(pairs, minlength=vocab_size * vocab_size).astype(np.float64)
-    return (counts / max(counts.sum(), 1.0)).reshape(vocab_size, vocab_size)
-
-
 def sample_batch(seqs: list[np.ndarray], batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
     """``batch_size`` sequences drawn uniformly with replacement."""
     return [seqs[i] for i in rng.integers(0, len(seqs), size=batch_size)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 from torch import nn
 
@@ -19,20 +21,24 @@ class Discriminator(nn.Module):
     def __init__(self, cfg: DiscriminatorConfig, vocab_size: int) -> None:
         super().__init__()
         cfg.validate()
-        layers: list[nn.Module] = []
-        channels = vocab_size
-        for _ in range(cfg.num_layers):
-            layers += [
-                nn.Conv1d(channels, cfg.hidden, cfg.kernel_size, padding=cfg.kernel_size // 2),
-                nn.LeakyReLU(0.2),
-                nn.Dropout(cfg.dropout),
-            ]
-            channels = cfg.hidden
-        layers.append(nn.Conv1d(channels, 1, cfg.kernel_size, padding=cfg.kernel_size // 2))
-        self.net = nn.Sequential(*layers)
+        widths = [vocab_size] + [cfg.hidden] * cfg.num_layers + [1]
+        pad = cfg.kernel_size // 2
+        self.convs = nn.ModuleList(
+            nn.Conv1d(w_in, w_out, cfg.kernel_size, padding=pad)
+            for w_in, w_out in itertools.pairwise(widths)
+        )
+        self.act = nn.LeakyReLU(0.2)
+        self.dropout = nn.Dropout(cfg.dropout)
 
     def forward(self, x: torch.Tensor, padding_mask: torch.Tensor) -> torch.Tensor:
-        """Logits ``(B,)`` of ``x`` ``(B,S,V)``; ``padding_mask`` ``(B,S)`` is True at padding."""
-        keep = (~padding_mask).to(x.dtype)
-        scores = self.net((x * keep.unsqueeze(-1)).transpose(1, 2)).squeeze(1)
-        return (scores * keep).sum(1) / keep.sum(1).clamp_min(1.0)
+        """Logits ``(B,)`` of ``x`` ``(B,S,V)``; ``padding_mask`` ``(B,S)`` is True at padding.
+
+        Activations at padded positions are zeroed after every layer, so a sequence gets the same
+        score whatever it is batched with.
+        """
+        keep = (~padding_mask).to(x.dtype).unsqueeze(1)
+        h = x.transpose(1, 2) * keep
+        for conv in self.convs[:-1]:
+            h = self.dropout(self.act(conv(h))) * keep
+        scores: torch.Tensor = self.convs[-1](h).squeeze(1) * keep.squeeze(1)
+        return scores.sum(1) / keep.squeeze(1).sum(1).clamp_min(1.0)

@@ -16,10 +16,15 @@ SIL = "<SIL>"
 class Generator(nn.Module):
     """Map segment embeddings ``(B,S,D)`` to phone logits ``(B,S,V)`` (one distribution per segment).
 
-    Optional parameter-free LayerNorm on each embedding, input dropout, then one Conv1d of width
-    ``kernel_size`` over the segment axis (a linear map per segment when the width is 1).
-    Padded positions are zeroed before the convolution, so they do not leak into neighbours.
+    Optional parameter-free LayerNorm on each embedding; then, with ``num_clusters = K > 0``, the
+    embedding is replaced by its k-means cluster posterior ``(K,)`` (hard one-hot when
+    ``cluster_temperature`` is 0, else ``softmax(-||x - c_k||^2 / (temperature * D))``; the
+    centroids are a buffer set by :func:`fit_clusters`); input dropout; one Conv1d of width
+    ``kernel_size`` over the segment axis (a linear map per segment, i.e. a cluster -> phone table
+    when K > 0 and the width is 1). Padded positions are zeroed before the convolution.
     """
+
+    centroids: torch.Tensor
 
     def __init__(self, cfg: GeneratorConfig, input_dim: int, vocab: list[str]) -> None:
         super().__init__()
@@ -27,14 +32,28 @@ class Generator(nn.Module):
         self.cfg = cfg
         self.input_dim = input_dim
         self.vocab = list(vocab)
-        self.vocab_size = vocab_size = len(vocab)
+        self.vocab_size = len(vocab)
+        self.register_buffer("centroids", torch.zeros(cfg.num_clusters, input_dim))
         self.dropout = nn.Dropout(cfg.input_dropout)
-        self.proj = nn.Conv1d(input_dim, vocab_size, cfg.kernel_size, padding=cfg.kernel_size // 2, bias=cfg.bias)
+        in_channels = cfg.num_clusters or input_dim
+        self.proj = nn.Conv1d(
+            in_channels, self.vocab_size, cfg.kernel_size, padding=cfg.kernel_size // 2, bias=cfg.bias
+        )
+        nn.init.normal_(self.proj.weight, std=cfg.init_std)
+
+    def encode(self, feats: torch.Tensor) -> torch.Tensor:
+        """The Conv1d's input ``(B,S,K or D)``: normalised features or their cluster posteriors."""
+        x = F.layer_norm(feats, (feats.shape[-1],)) if self.cfg.input_norm else feats
+        if not self.cfg.num_clusters:
+            return x
+        dist = (x * x).sum(-1, keepdim=True) - 2 * x @ self.centroids.T + (self.centroids**2).sum(-1)
+        if self.cfg.cluster_temperature == 0:
+            return F.one_hot(dist.argmin(-1), self.cfg.num_clusters).to(x.dtype)
+        return (-dist / (self.cfg.cluster_temperature * x.shape[-1])).softmax(-1)
 
     def forward(self, feats: torch.Tensor, padding_mask: torch.Tensor) -> torch.Tensor:
         """Logits ``(B,S,V)`` of ``feats`` ``(B,S,D)``; ``padding_mask`` ``(B,S)`` is True at padding."""
-        x = F.layer_norm(feats, (feats.shape[-1],)) if self.cfg.input_norm else feats
-        x = self.dropout(x).masked_fill(padding_mask.unsqueeze(-1), 0.0)
+        x = self.dropout(self.encode(feats)).masked_fill(padding_mask.unsqueeze(-1), 0.0)
         logits: torch.Tensor = self.proj(x.transpose(1, 2)).transpose(1, 2)
         return logits[:, : feats.shape[1]]
 
@@ -57,22 +76,22 @@ def kmeans(points: np.ndarray, k: int, rng: np.random.Generator, iters: int = 20
 
 
 @torch.no_grad()
-def kmeans_init(gen: Generator, feats: list[np.ndarray], rng: np.random.Generator, max_points: int = 20000) -> None:
-    """Data-dependent initialisation: one k-means centroid of the (normalised) segments per phone.
+def fit_clusters(gen: Generator, feats: list[np.ndarray], rng: np.random.Generator, max_points: int = 20000) -> None:
+    """Fit the generator's k-means centroids on (at most ``max_points``) training segments.
 
-    The centre tap of the Conv1d becomes ``scale * centroid_k`` for phone k (other taps zero), so
-    every cluster of segments starts mapped to one phone, in random order; ``scale`` makes the
-    initial logits unit-variance. No labels and no text are used.
+    Unsupervised: uses neither labels nor text. A no-op when ``num_clusters`` is 0.
     """
-    points = np.concatenate(feats)
-    points = points[rng.permutation(len(points))[:max_points]].astype(np.float64)
+    if not gen.cfg.num_clusters:
+        return
+    points = torch.from_numpy(np.concatenate(feats)[rng.permutation(sum(len(f) for f in feats))[:max_points]])
     if gen.cfg.input_norm:
-        points = (points - points.mean(1, keepdims=True)) / np.sqrt(points.var(1, keepdims=True) + 1e-5)
-    centroids = kmeans(points, gen.vocab_size, rng)
-    scale = 1.0 / (points @ centroids.T).std()
-    weight = torch.zeros_like(gen.proj.weight)
-    weight[:, :, gen.cfg.kernel_size // 2] = torch.from_numpy(scale * centroids).to(weight)
-    gen.proj.weight.copy_(weight)
+        points = F.layer_norm(points, (points.shape[-1],))
+    if len(points) < gen.cfg.num_clusters:
+        raise ValueError(
+            f"{len(points)} training segments cannot fit {gen.cfg.num_clusters} clusters: lower num_clusters"
+        )
+    centroids = kmeans(points.double().numpy(), gen.cfg.num_clusters, rng)
+    gen.centroids.copy_(torch.from_numpy(centroids).to(gen.centroids))
 
 
 @torch.no_grad()
@@ -89,14 +108,3 @@ def predict_log_probs(gen: Generator, feats: list[np.ndarray], batch_size: int =
         out.extend(log_probs[i, : len(f)].astype(np.float32) for i, f in enumerate(chunk))
     gen.train(was_training)
     return out
-
-
-def argmax_hypotheses(log_probs: list[np.ndarray], vocab: list[str]) -> list[list[str]]:
-    """Viterbi (greedy) decoding: argmax per segment, merge repeats, drop ``<SIL>``."""
-    hyps = []
-    for lp in log_probs:
-        ids = lp.argmax(-1)
-        keep = np.ones(len(ids), dtype=bool)
-        keep[1:] = ids[1:] != ids[:-1]
-        hyps.append([vocab[i] for i in ids[keep] if vocab[i] != SIL])
-    return hyps

@@ -12,18 +12,13 @@ import torch
 import torch.nn.functional as F
 
 
-def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, kind: str = "bce") -> torch.Tensor:
-    """Discriminator loss: binary cross-entropy (real text -> 1, generator output -> 0), or with
-    ``kind="wasserstein"`` the WGAN critic loss ``mean D(fake) - mean D(real)``."""
-    if kind == "wasserstein":
-        return fake_logits.mean() - real_logits.mean()
+def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy of the discriminator: real text -> 1, generator output -> 0."""
     return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
 
 
-def generator_loss(fake_logits: torch.Tensor, kind: str = "bce") -> torch.Tensor:
-    """Generator loss: non-saturating ``-log sigmoid D(fake)``, or ``-mean D(fake)`` (wasserstein)."""
-    if kind == "wasserstein":
-        return -fake_logits.mean()
+def generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """Non-saturating generator loss ``-log sigmoid D(fake)``: make generator output look real."""
     return F.softplus(-fake_logits).mean()
 
 
@@ -59,7 +54,8 @@ def gradient_penalty(
     mixed = (alpha * real + (1 - alpha) * fake.detach()).requires_grad_(True)
     scores = discriminator(mixed, real_mask & fake_mask)
     (grad,) = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
-    return ((grad.flatten(1).norm(dim=1) - 1.0) ** 2).mean()
+    penalty: torch.Tensor = ((grad.flatten(1).norm(dim=1) - 1.0) ** 2).mean()
+    return penalty
 
 
 def code_penalty(probs: torch.Tensor, padding_mask: torch.Tensor) -> torch.Tensor:
@@ -81,36 +77,3 @@ def smoothness_penalty(logits: torch.Tensor, padding_mask: torch.Tensor) -> torc
     diff = (logits[:, 1:] - logits[:, :-1]).pow(2).mean(-1)
     pair_mask = padding_mask[:, 1:] | padding_mask[:, :-1]
     return _valid_mean(diff, pair_mask)
-
-
-def segment_entropy(probs: torch.Tensor, padding_mask: torch.Tensor) -> torch.Tensor:
-    """Mean entropy (nats) of the per-segment distributions over non-padded segments."""
-    entropy = -(probs * probs.clamp_min(1e-8).log()).sum(-1)
-    return _valid_mean(entropy, padding_mask)
-
-
-def unigram_kl(probs: torch.Tensor, padding_mask: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """``KL(target || p_mean)``: how far the batch-mean phone distribution is from the text unigram.
-
-    ``target`` ``(V,)`` is the unigram of the unpaired text. An optional auxiliary *unsupervised*
-    loss (first-order expected-statistics matching, in the spirit of Yeh et al. 2019's EODM).
-    """
-    vocab_size = probs.shape[-1]
-    mean = 0.99 * _valid_mean(probs, padding_mask) + 0.01 / vocab_size
-    target = target.clamp_min(1e-8)
-    return (target * (target.log() - mean.log())).sum()
-
-
-def bigram_kl(probs: torch.Tensor, padding_mask: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """``KL(target || B)`` with ``B`` ``(V,V)`` the expected bigram distribution of the generator.
-
-    ``B = mean over consecutive non-padded segment pairs of p_t p_{t+1}^T`` and ``target`` is the
-    bigram distribution of the unpaired text. An optional auxiliary *unsupervised* loss (Yeh et
-    al. 2019's empirical output distribution matching, EODM, for bigrams).
-    """
-    vocab_size = probs.shape[-1]
-    keep = (~(padding_mask[:, 1:] | padding_mask[:, :-1])).to(probs.dtype)
-    pairs = torch.einsum("bs,bsi,bsj->ij", keep, probs[:, :-1], probs[:, 1:]) / keep.sum().clamp_min(1.0)
-    pairs = 0.99 * pairs + 0.01 / vocab_size**2
-    target = target.clamp_min(1e-10)
-    return (target * (target.log() - pairs.log())).sum()

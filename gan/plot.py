@@ -13,7 +13,7 @@ from unsup_asr.io import atomic_write
 
 PANELS = (
     ("adversarial losses", ("losses/d", "losses/g")),
-    ("penalties", ("losses/gp", "losses/code", "losses/smooth", "losses/entropy", "losses/unigram")),
+    ("penalties", ("losses/gp", "losses/code", "losses/smooth")),
     ("charts", ("charts/d_real_acc", "charts/d_fake_acc", "charts/vocab_usage")),
 )
 

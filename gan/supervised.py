@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from gan.config import GanConfig
 from gan.data import check_features, pad_features
-from gan.generator import Generator
+from gan.generator import Generator, fit_clusters
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +26,8 @@ def train_supervised(
     num_updates: int,
     seed: int,
 ) -> Generator:
-    """Train ``Generator(cfg.generator)`` with cross-entropy on labelled segments.
+    """Train ``Generator(cfg.generator)`` with cross-entropy on labelled segments (its k-means
+    centroids, if any, are fitted on ``feats`` first, as in :func:`gan.train_gan`).
 
     Args:
         cfg: GAN config; its generator architecture, ``batch_size``, ``lr_generator``, ``betas``
@@ -49,7 +50,9 @@ def train_supervised(
     device = cfg.resolved_device()
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    gen = Generator(cfg.generator, dim, vocab).to(device)
+    gen = Generator(cfg.generator, dim, vocab)
+    fit_clusters(gen, feats, rng)
+    gen = gen.to(device)
     opt = torch.optim.Adam(gen.parameters(), lr=cfg.lr_generator, betas=cfg.betas)
     gen.train()
     for step in range(num_updates):

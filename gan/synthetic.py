@@ -74,7 +74,9 @@ class DecipherTask:
     vocab: list[str]
     """Phone inventory, ``<SIL>`` last."""
     train: list[np.ndarray]
-    """Training segment features, one ``(S_i, dim)`` array per utterance."""
+    """Training segment features, one ``(S_i, dim)`` array per utterance (train without labels)."""
+    train_labels: list[np.ndarray]
+    """Gold phone ids of the training segments (for supervised diagnostics only)."""
     valid: list[np.ndarray]
     """Validation segment features (select models without their labels)."""
     valid_labels: list[np.ndarray]
@@ -156,6 +158,7 @@ def make_decipher_task(cfg: DecipherConfig) -> DecipherTask:
     return DecipherTask(
         vocab=vocab,
         train=feats32[:a],
+        train_labels=labels[:a],
         valid=feats32[a:b],
         valid_labels=labels[a:b],
         test=feats32[b:],

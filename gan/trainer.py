@@ -2,21 +2,23 @@
 
 Read :func:`train_gan` top to bottom: each update is either a discriminator step or a generator
 step (``discriminator_steps`` of the first, then ``generator_steps`` of the second, repeated);
-every ``eval_every`` updates the generator decodes the unlabelled ``valid`` set and
+every ``eval_every`` updates the (EMA) generator decodes the unlabelled ``valid`` set and
 ``select_score`` (lower is better, e.g. weighted LM perplexity) decides whether it becomes
-``best.pt``; every ``checkpoint_every`` updates ``last.pt`` is saved, and a run finds and resumes
-it. Metrics are averaged over ``log_every`` updates into ``history`` (``losses/*``, ``charts/*``,
-``eval/*``) and written to ``history.jsonl`` and ``curves.png``.
+``best.pt``; every ``checkpoint_every`` updates ``last.pt`` is saved, and a new run finds and
+resumes it. Metrics are averaged over ``log_every`` updates into ``history`` (``losses/*``,
+``charts/*``; evaluations add ``eval/*``), written to ``history.jsonl`` and ``curves.png``.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,16 +27,18 @@ from tqdm import tqdm
 from gan import losses
 from gan.checkpoint import BEST, LAST, TrainingState, load_last, save_best, save_last
 from gan.config import GanConfig
-from gan.data import bigram, check_features, check_text, one_hot_text, pad_features, sample_batch, unigram
+from gan.data import check_features, check_text, one_hot_text, pad_features, sample_batch
 from gan.discriminator import Discriminator
-from gan.generator import SIL, Generator, argmax_hypotheses, kmeans_init, predict_log_probs
+from gan.generator import SIL, Generator, fit_clusters, predict_log_probs
 from gan.plot import plot_curves
+from unsup_asr.decode.viterbi import decode_one
 from unsup_asr.io import atomic_write_text, is_done, mark_done
 
 logger = logging.getLogger(__name__)
 
 SelectScore = Callable[[list[list[str]]], float]
 EvalHook = Callable[[int, list[list[str]]], dict[str, float]]
+Batch = tuple[torch.Tensor, torch.Tensor]
 
 
 @dataclass(kw_only=True)
@@ -44,7 +48,7 @@ class TrainResult:
     best_checkpoint: Path
     """``best.pt``: the generator with the lowest selection score on ``valid``."""
     best_step: int
-    """Update count at which ``best.pt`` was saved."""
+    """Update count at which ``best.pt`` was saved (0: before any update)."""
     best_score: float
     """Its selection score (lower is better)."""
     history: list[dict[str, float]]
@@ -57,7 +61,7 @@ class TrainResult:
 
 def to_discriminator(probs: torch.Tensor, padding_mask: torch.Tensor, straight_through: bool) -> torch.Tensor:
     """What the discriminator sees of the generator's ``probs`` ``(B,S,V)``: zeros at padding, and
-    with ``straight_through`` one-hot argmax values carrying the softmax's gradient."""
+    with ``straight_through`` one-hot argmax values that carry the softmax's gradient."""
     if straight_through:
         hard = torch.nn.functional.one_hot(probs.argmax(-1), probs.shape[-1]).to(probs.dtype)
         probs = hard + probs - probs.detach()
@@ -65,68 +69,75 @@ def to_discriminator(probs: torch.Tensor, padding_mask: torch.Tensor, straight_t
 
 
 def discriminator_step(
-    gen: Generator, disc: Discriminator, opt: torch.optim.Optimizer, cfg: GanConfig,
-    feats: tuple[torch.Tensor, torch.Tensor], real: tuple[torch.Tensor, torch.Tensor],
+    gen: Generator, disc: Discriminator, opt: torch.optim.Optimizer, cfg: GanConfig, feats: Batch, real: Batch
 ) -> dict[str, float]:
     """One discriminator update: real text -> 1, generator output (no gradient to G) -> 0."""
     with torch.no_grad():
         fake = to_discriminator(gen(*feats).softmax(-1), feats[1], cfg.straight_through)
     d_real, d_fake = disc(*real), disc(fake, feats[1])
-    loss_d = losses.discriminator_loss(d_real, d_fake, cfg.loss)
-    loss_gp = losses.gradient_penalty(disc, real[0], real[1], fake, feats[1]) if cfg.gradient_penalty else None
+    loss = loss_d = losses.discriminator_loss(d_real, d_fake)
+    logs = {
+        "losses/d": loss_d.item(),
+        "charts/d_real_acc": (d_real > 0).float().mean().item(),
+        "charts/d_fake_acc": (d_fake < 0).float().mean().item(),
+    }
+    if cfg.gradient_penalty:
+        loss_gp = losses.gradient_penalty(disc, real[0], real[1], fake, feats[1])
+        loss = loss_d + cfg.gradient_penalty * loss_gp
+        logs["losses/gp"] = loss_gp.item()
     opt.zero_grad(set_to_none=True)
-    (loss_d + cfg.gradient_penalty * loss_gp if loss_gp is not None else loss_d).backward()
+    loss.backward()
     opt.step()
-    logs = {"losses/d": loss_d.item(), "charts/d_real_acc": (d_real > 0).float().mean().item(),
-            "charts/d_fake_acc": (d_fake < 0).float().mean().item()}
-    return logs | ({"losses/gp": loss_gp.item()} if loss_gp is not None else {})
+    return logs
 
 
 def generator_step(
-    gen: Generator, disc: Discriminator, opt: torch.optim.Optimizer, cfg: GanConfig,
-    feats: tuple[torch.Tensor, torch.Tensor], text_stats: tuple[torch.Tensor, torch.Tensor], step: int,
+    gen: Generator, disc: Discriminator, opt: torch.optim.Optimizer, cfg: GanConfig, feats: Batch, step: int
 ) -> dict[str, float]:
-    """One generator update: fool the discriminator, plus the code/smoothness/unigram terms."""
+    """One generator update: fool the discriminator, plus the code and smoothness penalties."""
     logits = gen(*feats)
     probs = logits.softmax(-1)
-    fake = to_discriminator(probs, feats[1], cfg.straight_through)
-    loss_adv = losses.generator_loss(disc(fake, feats[1]), cfg.loss)
-    terms = {
-        "code": (cfg.code_penalty_at(step), losses.code_penalty(probs, feats[1])),
-        "smooth": (cfg.smoothness_weight, losses.smoothness_penalty(logits, feats[1])),
-        "entropy": (cfg.entropy_weight, losses.segment_entropy(probs, feats[1])),
-        "unigram": (cfg.unigram_weight, losses.unigram_kl(fake, feats[1], text_stats[0])),
-        "bigram": (cfg.bigram_weight, losses.bigram_kl(probs, feats[1], text_stats[1])),
-    }
+    loss_g = losses.generator_loss(disc(to_discriminator(probs, feats[1], cfg.straight_through), feats[1]))
+    loss_code = losses.code_penalty(probs, feats[1])
+    loss_smooth = losses.smoothness_penalty(logits, feats[1])
     opt.zero_grad(set_to_none=True)
-    (loss_adv + sum(w * v for w, v in terms.values() if w)).backward()
+    (loss_g + cfg.code_penalty_at(step) * loss_code + cfg.smoothness_weight * loss_smooth).backward()
     opt.step()
-    used = probs.argmax(-1)[~feats[1]].unique().numel() / probs.shape[-1]
-    return ({"losses/g": loss_adv.item(), "charts/vocab_usage": used}
-            | {f"losses/{k}": v.item() for k, (_, v) in terms.items()})
+    keep = ~feats[1]
+    entropy = -(probs * probs.clamp_min(1e-8).log()).sum(-1)[keep].mean()
+    return {
+        "losses/g": loss_g.item(),
+        "losses/code": loss_code.item(),
+        "losses/smooth": loss_smooth.item(),
+        "charts/g_entropy": entropy.item(),
+        "charts/vocab_usage": probs.argmax(-1)[keep].unique().numel() / probs.shape[-1],
+    }
 
 
-def _accumulate(state: TrainingState, logs: dict[str, float]) -> None:
-    for key, value in logs.items():
-        acc = state.pending.setdefault(key, [0.0, 0.0])
-        acc[0] += value
-        acc[1] += 1
-
-
-def _flush(state: TrainingState) -> None:
-    state.history.append({"step": float(state.step)} | {k: s / n for k, (s, n) in state.pending.items()})
-    state.pending.clear()
+@torch.no_grad()
+def update_ema(ema: Generator, gen: Generator, decay: float) -> None:
+    """``ema <- decay * ema + (1 - decay) * gen`` for every parameter (a plain copy when decay is 0)."""
+    for e, p in zip(ema.parameters(), gen.parameters(), strict=True):
+        e.lerp_(p, 1.0 - decay)
 
 
 def train_gan(
-    cfg: GanConfig, train: list[np.ndarray], text: list[np.ndarray], vocab: list[str], out_dir: Path, *,
-    valid: list[np.ndarray], select_score: SelectScore, eval_hook: EvalHook | None = None,
+    cfg: GanConfig,
+    train: list[np.ndarray],
+    text: list[np.ndarray],
+    vocab: list[str],
+    out_dir: Path,
+    *,
+    valid: list[np.ndarray],
+    select_score: SelectScore,
+    eval_hook: EvalHook | None = None,
 ) -> TrainResult:
     """Train a generator on segment features ``train`` (``(S_i, D)`` arrays) against unpaired
-    phone-id sentences ``text``; select ``best.pt`` by ``select_score`` of ``valid`` decodings.
+    phone-id sentences ``text`` (ids into ``vocab``); keep as ``best.pt`` the generator whose
+    decoding of ``valid`` gets the lowest ``select_score``.
 
-    ``eval_hook(step, valid_hypotheses)`` may return extra ``eval/*`` metrics to log (e.g. PER
-    where labels exist; it never influences selection). Resumes from ``out_dir/last.pt``; if
+    ``eval_hook(step, valid_hypotheses)`` may return extra ``eval/*`` metrics to log (e.g. a PER
+    where labels exist); it never influences selection. Resumes from ``out_dir/last.pt``; if
     ``out_dir/.done`` exists, returns the stored result without training.
     """
     cfg.validate()
@@ -142,32 +153,31 @@ def train_gan(
     out_dir.mkdir(parents=True, exist_ok=True)
     device = cfg.resolved_device()
     torch.manual_seed(cfg.seed)
-    gen = Generator(cfg.generator, dim, vocab).to(device)
+    rng = np.random.default_rng(cfg.seed)
+    gen = Generator(cfg.generator, dim, vocab)
+    fit_clusters(gen, train, rng)
+    gen = gen.to(device)
+    gen_ema = copy.deepcopy(gen).requires_grad_(False)
     disc = Discriminator(cfg.discriminator, len(vocab)).to(device)
     opt_g = torch.optim.Adam(gen.parameters(), lr=cfg.lr_generator, betas=cfg.betas)
     opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.lr_discriminator, betas=cfg.betas)
-    rng = np.random.default_rng(cfg.seed)
-    if cfg.generator.kmeans_init:
-        kmeans_init(gen, train, np.random.default_rng(cfg.seed))
+    models: dict[str, Any] = {"gen": gen, "gen_ema": gen_ema, "disc": disc, "opt_g": opt_g, "opt_d": opt_d}
     state = TrainingState()
     if (out_dir / LAST).is_file():
-        state = load_last(out_dir / LAST, gen=gen, disc=disc, opt_g=opt_g, opt_d=opt_d, rng=rng)
+        state = load_last(out_dir / LAST, rng=rng, **models)
         logger.info("Resuming GAN training from %s at update %d", out_dir / LAST, state.step)
-    text_stats = (torch.tensor(unigram(text, len(vocab)), dtype=torch.float32, device=device),
-                  torch.tensor(bigram(text, len(vocab)), dtype=torch.float32, device=device))
     start, start_seconds = time.monotonic(), state.seconds
 
     def evaluate() -> None:
-        hyps = argmax_hypotheses(predict_log_probs(gen, valid), vocab)
+        model = gen_ema if cfg.ema_decay else gen
+        hyps = [decode_one(lp, vocab) for lp in predict_log_probs(model, valid)]
         score = float(select_score(hyps))
         extra = eval_hook(state.step, hyps) if eval_hook else {}
         state.history.append({"step": float(state.step), "eval/select_score": score} | extra)
         if score < state.best_score:
             state.best_step, state.best_score = state.step, score
-            save_best(out_dir / BEST, gen=gen, cfg=cfg, step=state.step, score=score)
+            save_best(out_dir / BEST, gen=model, cfg=cfg, step=state.step, score=score)
 
-    gen.train()
-    disc.train()
     if state.step == 0:
         evaluate()
     for step in tqdm(range(state.step, cfg.num_updates), desc="gan", initial=state.step, total=cfg.num_updates):
@@ -175,24 +185,27 @@ def train_gan(
         if cfg.max_seconds and state.seconds >= cfg.max_seconds:
             logger.info("GAN training stopped by max_seconds=%.0f at update %d", cfg.max_seconds, step)
             break
+        gen.train()
+        disc.train()
         feats = pad_features(sample_batch(train, cfg.batch_size, rng), device)
         if cfg.is_discriminator_step(step):
             real = one_hot_text(sample_batch(text, cfg.batch_size, rng), len(vocab), device)
             logs = discriminator_step(gen, disc, opt_d, cfg, feats, real)
         else:
-            logs = generator_step(gen, disc, opt_g, cfg, feats, text_stats, step)
+            logs = generator_step(gen, disc, opt_g, cfg, feats, step)
+            update_ema(gen_ema, gen, cfg.ema_decay)
         state.step = step + 1
-        _accumulate(state, logs)
+        state.accumulate(logs)
         if state.step % cfg.log_every == 0:
-            _flush(state)
+            state.flush()
         if state.step % cfg.eval_every == 0:
             evaluate()
         if state.step % cfg.checkpoint_every == 0:
-            save_last(out_dir / LAST, gen=gen, disc=disc, opt_g=opt_g, opt_d=opt_d, state=state, rng=rng)
-    if max((r["step"] for r in state.history if "eval/select_score" in r), default=-1.0) != state.step:
+            save_last(out_dir / LAST, state=state, rng=rng, **models)
+    if state.last_eval_step() != state.step:
         evaluate()
     state.seconds = start_seconds + time.monotonic() - start
-    save_last(out_dir / LAST, gen=gen, disc=disc, opt_g=opt_g, opt_d=opt_d, state=state, rng=rng)
+    save_last(out_dir / LAST, state=state, rng=rng, **models)
     return _finish(out_dir, state)
 
 
@@ -200,11 +213,20 @@ def _finish(out_dir: Path, state: TrainingState) -> TrainResult:
     """Write ``history.jsonl``, ``curves.png`` and the ``.done`` marker; build the result."""
     atomic_write_text(out_dir / "history.jsonl", "".join(json.dumps(r) + "\n" for r in state.history))
     plot_curves(state.history, out_dir / "curves.png")
-    info = {"best_step": state.best_step, "best_score": state.best_score, "seconds": state.seconds,
-            "num_updates_done": state.step}
+    info: dict[str, Any] = {
+        "best_step": state.best_step,
+        "best_score": state.best_score,
+        "seconds": state.seconds,
+        "num_updates_done": state.step,
+    }
     mark_done(out_dir, info)
-    logger.info("GAN done: %d updates in %.0f s, best step %d (score %.4g)", state.step, state.seconds,
-                state.best_step, state.best_score)
+    logger.info(
+        "GAN done: %d updates in %.0f s, best step %d (score %.4g)",
+        state.step,
+        state.seconds,
+        state.best_step,
+        state.best_score,
+    )
     return TrainResult(best_checkpoint=out_dir / BEST, history=state.history, **info)
 
 

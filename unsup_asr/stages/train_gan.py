@@ -7,13 +7,18 @@ transcript is read by this stage.
 
 from __future__ import annotations
 
+import json
 import logging
+import shutil
 import time
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from gan.plot import plot_curves
-from gan.trainer import train_gan
+from gan.restarts import train_gan_seeds
 from unsup_asr.config import RunConfig
+from unsup_asr.io import DONE, atomic_write_json
 from unsup_asr.metrics.unsupervised import weighted_lm_ppl
 from unsup_asr.paths import RunPaths
 from unsup_asr.stages.common import read_text_ids, read_vocab
@@ -39,9 +44,31 @@ def run(cfg: RunConfig) -> Path:
         """Unsupervised: LM perplexity of the outputs / vocabulary usage^2. No labels."""
         return weighted_lm_ppl(hyps, lm, vocab=phones).weighted_lm_ppl
 
-    result = train_gan(cfg.gan, train, text, vocab, paths.gan, valid=valid, select_score=select_score)
+    _clear_if_stale(paths.gan, _inputs(cfg))
+    result = train_gan_seeds(cfg.gan, train, text, vocab, paths.gan, valid=valid, select_score=select_score)
     plot_curves(result.history, paths.gan / "curves.png")
     logger.info("[train_gan] %d updates, selected step %d (weighted LM ppl %.2f) -> %s (%.1f s)",
                 result.num_updates_done, result.best_step, result.best_score, result.best_checkpoint,
                 time.time() - t0)
     return result.best_checkpoint
+
+
+def _inputs(cfg: RunConfig) -> dict[str, Any]:
+    """What the GAN folder was trained from: its config and the completion records of the
+    segments and the text it read (they change whenever those stages re-ran differently)."""
+    paths = RunPaths(Path(cfg.out))
+    seg_done = segments_path(cfg, cfg.splits.train).parent / DONE
+    return {
+        "gan": asdict(cfg.gan),
+        "segments": json.loads(seg_done.read_text(encoding="utf-8")),
+        "text": json.loads((paths.text / DONE).read_text(encoding="utf-8")),
+    }
+
+
+def _clear_if_stale(folder: Path, inputs: dict[str, Any]) -> None:
+    """Delete ``folder`` when it holds a GAN trained from other inputs; then record ``inputs``."""
+    record = folder / "inputs.json"
+    if folder.exists() and (not record.is_file() or json.loads(record.read_text()) != json.loads(json.dumps(inputs))):
+        logger.warning("[train_gan] %s was trained with other settings or inputs: starting afresh", folder)
+        shutil.rmtree(folder)
+    atomic_write_json(record, inputs)

@@ -1,6 +1,8 @@
-"""Small decipherment check: the GAN, with label-free checkpoint selection, learns an unknown
-phone permutation from unpaired text (gold segment boundaries). The full version with the 5-minute
-budget and the PER <= 10 % target is benchmarks/decipher.py."""
+"""Decipherment check: the GAN, with label-free checkpoint selection, learns an unknown phone
+permutation from unpaired text (gold segment boundaries; features identify each phone only up to
+the permutation, plus noise). A smaller version of the full benchmark (``benchmarks/decipher.py``:
+40 phones, 5-minute budget): 20 phones and a fixed budget of updates instead of wall clock, so
+that the result does not depend on how loaded the machine is."""
 
 from __future__ import annotations
 
@@ -18,22 +20,19 @@ BENCH = Path(__file__).resolve().parents[3] / "benchmarks" / "decipher.py"
 
 def _bench() -> ModuleType:
     spec = importlib.util.spec_from_file_location("decipher_bench", BENCH)
-    assert spec is not None and spec.loader is not None
+    if spec is None or spec.loader is None:
+        raise RuntimeError(f"cannot import {BENCH}")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
 
 
-@pytest.mark.integration  # minutes on 2 cores and not yet passing reliably: see recipes/demo/RESULTS.md
-def test_gan_deciphers_small_task(tmp_path: Path) -> None:
-    task = make_decipher_task(DecipherConfig(num_phones=12, num_words=120, dim=32, noise_std=1.0,
-                                             num_train=600, num_valid=100, num_test=100, num_text=2000, seed=0))
-    cfg = GanConfig(num_updates=MAX_UPDATES, eval_every=100, checkpoint_every=500, seed=0)
+@pytest.mark.slow  # ~75 s on 2 idle cores (2 seeds x 2 000 updates); longer on a loaded machine
+def test_gan_deciphers(tmp_path: Path) -> None:
+    task = make_decipher_task(
+        DecipherConfig(num_phones=20, num_words=200, num_train=600, num_valid=100, num_test=100, num_text=2000)
+    )
+    cfg = GanConfig(num_updates=2000, num_seeds=2, code_penalty_decay_updates=1500, eval_every=200, seed=0)
     res = _bench().run_decipher(task, cfg, tmp_path)
-    # Real learning: far below the most-frequent-phone baseline (~90 % PER).
-    assert res["per_trivial_baseline"] > 0.8
-    assert res["per_selected"] <= PER_BOUND, res
-
-
-MAX_UPDATES = 1500
-PER_BOUND = 0.35
+    assert res["per_trivial_baseline"] > 0.8  # the most frequent phone everywhere
+    assert res["per_selected"] <= 0.10, res  # seed and checkpoint selected without labels
