@@ -25,6 +25,7 @@ def train_supervised(
     *,
     num_updates: int,
     seed: int,
+    lr: float | None = None,
 ) -> Generator:
     """Train ``Generator(cfg.generator)`` with cross-entropy on labelled segments (its k-means
     centroids, if any, are fitted on ``feats`` first, as in :func:`gan.train_gan`).
@@ -37,6 +38,7 @@ def train_supervised(
         vocab: phone inventory.
         num_updates: Adam updates.
         seed: seed of initialisation and batching.
+        lr: Adam learning rate (``None``: ``cfg.lr_generator``, which is tuned for the GAN and slow).
 
     Returns:
         The trained generator, in eval mode.
@@ -53,7 +55,7 @@ def train_supervised(
     gen = Generator(cfg.generator, dim, vocab)
     fit_clusters(gen, feats, rng)
     gen = gen.to(device)
-    opt = torch.optim.Adam(gen.parameters(), lr=cfg.lr_generator, betas=cfg.betas)
+    opt = torch.optim.Adam(gen.parameters(), lr=lr or cfg.lr_generator, betas=cfg.betas)
     gen.train()
     for step in range(num_updates):
         idx = rng.integers(0, len(feats), size=cfg.batch_size)

@@ -17,6 +17,7 @@ from omegaconf import MISSING
 import segmentation  # noqa: F401 - registers the segmenters in the "segmenter" config group
 from gan.config import GanConfig
 from unsup_asr.data.demo import DemoCorpusConfig
+from unsup_asr.data.sources import SourceConfig
 from unsup_asr.features import mfcc  # noqa: F401 - registers the featurizers in the "features" group
 
 
@@ -25,14 +26,23 @@ class DataConfig:
     """Which corpus to prepare."""
 
     corpus: str = "demo"
-    """Corpus kind. ``demo``: the embedded synthetic espeak-ng corpus (more kinds in later recipes)."""
+    """``demo``: the embedded synthetic espeak-ng corpus (it also writes its unpaired text);
+    ``sources``: the corpora listed in ``sources`` (see :mod:`unsup_asr.data.sources`)."""
     demo: DemoCorpusConfig = field(default_factory=DemoCorpusConfig)
     """Settings of the demo corpus generator."""
+    sources: list[SourceConfig] = field(default_factory=list)
+    """Corpora to read when ``corpus`` is ``sources``, each with its split mapping."""
 
     def validate(self) -> None:
-        if self.corpus != "demo":
-            raise ValueError(f"data.corpus={self.corpus!r} is not supported yet; use 'demo'")
-        self.demo.validate()
+        if self.corpus == "demo":
+            self.demo.validate()
+        elif self.corpus == "sources":
+            if not self.sources:
+                raise ValueError("data.corpus=sources needs at least one entry in data.sources")
+            for source in self.sources:
+                source.validate()
+        else:
+            raise ValueError(f"data.corpus={self.corpus!r} must be 'demo' or 'sources'")
 
 
 @dataclass(kw_only=True)
@@ -44,10 +54,17 @@ class SplitsConfig:
     valid: str = "valid"
     """Unlabelled validation audio, used only for unsupervised checkpoint selection."""
     test: str = "test"
-    """Evaluation audio (its transcripts are used only by the score stage)."""
+    """Main evaluation audio (its transcripts are used only by the score stage); its figures are
+    the top-level ones of ``score.json``, and the supervised ceilings are computed on it."""
+    more_tests: list[str] = field(default_factory=list)
+    """Further evaluation splits, scored the same way under ``score.json``'s ``splits``."""
+
+    def tests(self) -> list[str]:
+        """Every evaluation split, the main one first."""
+        return list(dict.fromkeys([self.test, *self.more_tests]))
 
     def all(self) -> list[str]:
-        return list(dict.fromkeys([self.train, self.valid, self.test]))
+        return list(dict.fromkeys([self.train, self.valid, *self.tests()]))
 
     def validate(self) -> None:
         if not (self.train and self.valid and self.test):
@@ -58,6 +75,19 @@ class SplitsConfig:
 class TextConfig:
     """Unpaired text: phonemisation, silence insertion, phone LM."""
 
+    path: str = ""
+    """Unpaired text file (``.txt`` or ``.gz``, one sentence per line); ``""`` = the corpus's own
+    ``out/data/corpus/unpaired.txt`` (the demo writes one), unless ``from_split`` is set."""
+    from_split: str = ""
+    """Use the transcripts of this prepared split as unpaired text instead (TIMIT *matched*: the
+    training transcripts; with ``kind=phones`` their reference phones)."""
+    kind: str = "words"
+    """``words``: sentences to normalise and phonemise; ``phones``: lines already phone sequences."""
+    phone_set: str = "ipa"
+    """``ipa``: espeak-ng IPA for every word; ``arpabet``: CMUdict ARPAbet-39, espeak-ng for OOVs
+    (see :mod:`unsup_asr.text.lexicon`)."""
+    remove_eval_overlap: bool = True
+    """Drop sentences that also occur in the transcripts of the evaluation splits (counted)."""
     language: str = "en-us"
     """espeak-ng language used to phonemise the text."""
     sil_prob: float = 0.25
@@ -66,6 +96,10 @@ class TextConfig:
     """Use at most this many sentences of unpaired text (0 = all)."""
     lm_order: int = 4
     """Order of the phone n-gram LM used for unsupervised selection."""
+    decode_lm_order: int = 6
+    """Order of the phone n-gram LM of the phone-LM beam decoder (0: no phone-LM decoding)."""
+    word_lm_order: int = 4
+    """Order of the word n-gram LM of the lexicon decoder (0: no word decoding)."""
     min_phone_count: int = 2
     """Phones seen fewer times in the text are dropped from the inventory (with their sentences)."""
 
@@ -74,6 +108,38 @@ class TextConfig:
             raise ValueError(f"text.sil_prob must be in [0, 1], got {self.sil_prob}")
         if self.lm_order < 2:
             raise ValueError("text.lm_order must be >= 2")
+        if self.decode_lm_order == 1 or self.word_lm_order == 1:
+            raise ValueError("text.decode_lm_order and text.word_lm_order must be 0 (off) or >= 2")
+        if self.kind not in ("words", "phones"):
+            raise ValueError(f"text.kind={self.kind!r} must be 'words' or 'phones'")
+        if self.phone_set not in ("ipa", "arpabet"):
+            raise ValueError(f"text.phone_set={self.phone_set!r} must be 'ipa' or 'arpabet'")
+        if self.kind == "phones" and self.word_lm_order:
+            raise ValueError("text.kind=phones has no words: set text.word_lm_order=0")
+
+
+@dataclass(kw_only=True)
+class DecodeConfig:
+    """Decoding of the selected generator's outputs (Viterbi always; LM decoders when their LMs exist)."""
+
+    phone_lm: bool = True
+    """Also decode phones with the phone LM (``text.decode_lm_order``) -> ``<split>.lm.hyp``."""
+    phone_lm_weight: float = 0.5
+    """Weight of the phone LM (log10) against the generator's log-probabilities; fixed, not tuned."""
+    words: bool = True
+    """Also decode words with the lexicon and word LM -> ``<split>.wrd`` (needs word text)."""
+    lm_weights: list[float] = field(default_factory=lambda: [0.0, 0.5, 1.0, 2.0, 3.0])
+    """Word-LM weights tried by the unsupervised tuning on ``valid`` (:mod:`unsup_asr.decode.tuning`)."""
+    word_scores: list[float] = field(default_factory=lambda: [-1.0, 0.0, 1.0])
+    """Word insertion scores tried by the unsupervised tuning."""
+    beam_size: int = 50
+    """Beam of both LM decoders."""
+
+    def validate(self) -> None:
+        if self.phone_lm_weight < 0 or self.beam_size < 1:
+            raise ValueError("decode.phone_lm_weight must be >= 0 and decode.beam_size >= 1")
+        if self.words and (not self.lm_weights or not self.word_scores):
+            raise ValueError("decode.lm_weights and decode.word_scores need at least one value each")
 
 
 @dataclass(kw_only=True)
@@ -84,8 +150,10 @@ class ScoreConfig:
     """Boundary matching tolerance in milliseconds."""
     ceilings: bool = True
     """Also train the two *supervised diagnostic* generators (same segments; gold segments)."""
-    ceiling_updates: int = 800
+    ceiling_updates: int = 2000
     """Updates for each supervised ceiling generator."""
+    ceiling_lr: float = 3e-3
+    """Adam learning rate of the supervised ceiling generators."""
 
     def validate(self) -> None:
         if self.tolerance_ms <= 0:
@@ -116,11 +184,14 @@ class RunConfig:
     """Unpaired text preparation."""
     gan: GanConfig = field(default_factory=GanConfig)
     """GAN training."""
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
+    """Decoding."""
     score: ScoreConfig = field(default_factory=ScoreConfig)
     """Scoring."""
 
     def validate(self) -> None:
-        for part in (self.splits, self.data, self.features, self.segmenter, self.text, self.gan, self.score):
+        for part in (self.splits, self.data, self.features, self.segmenter, self.text, self.gan, self.decode,
+                     self.score):
             part.validate()
 
 

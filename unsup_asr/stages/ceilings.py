@@ -60,9 +60,12 @@ def supervised_per(
     *,
     num_updates: int,
     seed: int,
+    lr: float | None = None,
 ) -> float:
     """Train a generator with labels and return its Viterbi PER (a fraction) on the test set."""
-    gen = train_supervised(cfg, list(train_feats), list(train_labels), vocab, num_updates=num_updates, seed=seed)
+    gen = train_supervised(
+        cfg, list(train_feats), list(train_labels), vocab, num_updates=num_updates, seed=seed, lr=lr
+    )
     hyps = [decode_one(lp, vocab) for lp in predict_log_probs(gen, list(test_feats))]
     return per(test_refs, hyps).rate
 

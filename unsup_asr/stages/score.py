@@ -19,12 +19,13 @@ from unsup_asr.features.cache import FeatureSet
 from unsup_asr.features.frames import boundaries_to_seconds
 from unsup_asr.io import atomic_write_json
 from unsup_asr.metrics.boundary import alignment_boundaries, boundary_scores, segments_per_second
-from unsup_asr.metrics.edit import per
+from unsup_asr.metrics.edit import per, wer
 from unsup_asr.paths import RunPaths
 from unsup_asr.stages import ceilings
 from unsup_asr.stages.common import read_vocab
 from unsup_asr.stages.decode import read_hyps
 from unsup_asr.stages.extract_features import features_folder
+from unsup_asr.stages.references import hypothesis_mapping, normalize_transcript, reference_phones
 from unsup_asr.stages.segment import load_segments, segments_path
 
 logger = logging.getLogger(__name__)
@@ -34,39 +35,63 @@ def run(cfg: RunConfig, extra: dict[str, Any] | None = None) -> Path:
     cfg.score.validate()
     paths = RunPaths(Path(cfg.out))
     t0 = time.time()
-    split = cfg.splits.test
+    per_split = {split: score_split(cfg, split) for split in cfg.splits.tests()}
+    main = per_split[cfg.splits.test]
+    score: dict[str, Any] = dict(main)
+    score["splits"] = per_split
+    score["unsupervised_selection"] = "weighted LM perplexity on unlabelled validation audio (no transcripts)"
+    if cfg.score.ceilings:
+        score.update(_ceilings(cfg))
+    score.update(extra or {})
+    score["seconds_score"] = time.time() - t0
+    atomic_write_json(paths.score, score)
+    for split, res in per_split.items():
+        figures = [f"PER {100 * res['per']:.1f}%"]
+        if "per_phone_lm" in res:
+            figures.append(f"phone-LM PER {100 * res['per_phone_lm']:.1f}%")
+        if "wer" in res:
+            figures.append(f"WER {100 * res['wer']:.1f}%")
+        if "boundary_f1" in res:
+            figures.append(f"boundary F1 {res['boundary_f1']:.3f}")
+        logger.info("[score] %s (%d utterances): %s", split, res["num_test_utterances"], ", ".join(figures))
+    logger.info("[score] -> %s", paths.score)
+    return paths.score
+
+
+def score_split(cfg: RunConfig, split: str) -> dict[str, Any]:
+    """PER (Viterbi, and phone LM when decoded), WER (when words were decoded), boundary scores
+    (when the manifest has alignments) and segments per second of one evaluation split."""
+    paths = RunPaths(Path(cfg.out))
     utts = {u.id: u for u in read_manifest(paths.manifest(split))}
-    hyps = read_hyps(paths.decode / f"{split}.hyp")
-    missing = [u for u, x in utts.items() if not x.phones]
-    if missing:
-        raise ValueError(f"test utterances without reference phones (e.g. {missing[:3]}); cannot compute PER")
     ids = list(utts)
-    result = per([utts[u].phones or [] for u in ids], [hyps.get(u, []) for u in ids])
-    score: dict[str, Any] = {
-        "per": result.rate,
-        "per_detail": asdict(result),
-        "num_test_utterances": len(ids),
-        "unsupervised_selection": "weighted LM perplexity on unlabelled validation audio (no transcripts)",
-    }
+    refs = reference_phones(cfg, [utts[u] for u in ids])
+    convert = hypothesis_mapping(cfg, [utts[u] for u in ids])
+    out: dict[str, Any] = {"num_test_utterances": len(ids)}
+    for key, suffix in (("per", "hyp"), ("per_phone_lm", "lm.hyp")):
+        hyp_path = paths.decode / f"{split}.{suffix}"
+        if key == "per" or hyp_path.is_file():
+            hyps = read_hyps(hyp_path)
+            result = per(refs, [convert(hyps.get(u, [])) for u in ids])
+            out[key] = result.rate
+            out[f"{key}_detail"] = asdict(result)
+    words_path = paths.decode / f"{split}.wrd"
+    if words_path.is_file() and all(utts[u].text for u in ids):
+        words = read_hyps(words_path)
+        result = wer([normalize_transcript(utts[u].text or "") for u in ids], [" ".join(words.get(u, [])) for u in ids])
+        out["wer"] = result.rate
+        out["wer_detail"] = asdict(result)
     segs = load_segments(segments_path(cfg, split))
     total_s = sum(b.shape[0] for b in segs.boundaries) * segs.frame_shift_s
-    score["segments_per_second"] = segments_per_second(sum(e.shape[0] for e in segs.embeddings), total_s)
+    out["segments_per_second"] = segments_per_second(sum(e.shape[0] for e in segs.embeddings), total_s)
     if all(utts[u].alignment for u in segs.ids):
         refs_b = [alignment_boundaries(utts[u].alignment or []) for u in segs.ids]
         hyps_b = [boundaries_to_seconds(b, segs.frame_shift_s) for b in segs.boundaries]
         for mode in ("harsh", "lenient"):
             bs = boundary_scores(refs_b, hyps_b, tolerance_ms=cfg.score.tolerance_ms, mode=mode)
-            score[f"boundary_{mode}"] = asdict(bs)
-        score["boundary_f1"] = score["boundary_harsh"]["f1"]
-        score["gold_phones_per_second"] = segments_per_second(sum(len(b) + 1 for b in refs_b), total_s)
-        if cfg.score.ceilings:
-            score.update(_ceilings(cfg))
-    score.update(extra or {})
-    score["seconds_score"] = time.time() - t0
-    atomic_write_json(paths.score, score)
-    logger.info("[score] PER %.1f%% on %d test utterances, boundary F1 %s -> %s", 100 * result.rate, len(ids),
-                f"{score.get('boundary_f1', float('nan')):.3f}", paths.score)
-    return paths.score
+            out[f"boundary_{mode}"] = asdict(bs)
+        out["boundary_f1"] = out["boundary_harsh"]["f1"]
+        out["gold_phones_per_second"] = segments_per_second(sum(len(b) + 1 for b in refs_b), total_s)
+    return out
 
 
 def _ceilings(cfg: RunConfig) -> dict[str, Any]:
@@ -74,6 +99,11 @@ def _ceilings(cfg: RunConfig) -> dict[str, Any]:
     paths = RunPaths(Path(cfg.out))
     vocab = read_vocab(paths.text)
     index = {p: i for i, p in enumerate(vocab)}
+    for split in (cfg.splits.train, cfg.splits.test):
+        records = read_manifest(paths.manifest(split))
+        if not all(u.alignment and {p for _, _, p in u.alignment} <= set(index) | {"sil"} for u in records):
+            logger.info("[score] no supervised ceilings: split %s lacks gold alignments in the text's phone set", split)
+            return {"ceilings_note": f"not computed: split {split} has no gold phone alignments in the phone set"}
     feat_dir = features_folder(cfg)
     data: dict[str, dict[str, Any]] = {}
     for split in (cfg.splits.train, cfg.splits.test):
@@ -94,7 +124,8 @@ def _ceilings(cfg: RunConfig) -> dict[str, Any]:
     for name, feats_key, labels_key in variants:
         t0 = time.time()
         rate = ceilings.supervised_per(cfg.gan, vocab, tr[feats_key], tr[labels_key], te[feats_key], te["refs"],
-                                       num_updates=cfg.score.ceiling_updates, seed=cfg.seed)
+                                       num_updates=cfg.score.ceiling_updates, seed=cfg.seed,
+                                       lr=cfg.score.ceiling_lr)
         out[f"supervised_ceiling_per_{name}"] = rate
         logger.info("[score] diagnostic ceiling (SUPERVISED, uses labels) on %s: PER %.1f%% (%.0f s)", name,
                     100 * rate, time.time() - t0)
