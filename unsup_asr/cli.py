@@ -1,7 +1,8 @@
 """The ``uasr`` command line: ``uasr <stage> [--out DIR] [key=value ...]``.
 
-Stages: prepare_data, extract_features, prepare_text, segment, train_gan, decode, score, and
-``demo`` (all of them). Configuration is hydra's: the typed :class:`~unsup_asr.config.RunConfig`
+Stages: prepare_data, extract_features, prepare_text, segment, train_gan, decode, score; ``all``
+runs them in order (for a recipe: ``uasr all --config-dir recipes/<name>/conf``) and ``demo`` is
+``all`` on the demo recipe. Configuration is hydra's: the typed :class:`~unsup_asr.config.RunConfig`
 schema, optional recipe YAML (``--config-dir recipes/<name>/conf``), and ``key=value`` overrides
 such as ``gan.num_updates=2000 segmenter=kmeans_join segmenter.num_clusters=64``.
 """
@@ -20,7 +21,7 @@ from omegaconf import OmegaConf
 from unsup_asr.config import RunConfig, store_configs
 from unsup_asr.stages import STAGES
 
-COMMANDS = [*STAGES, "demo"]
+COMMANDS = [*STAGES, "all", "demo"]
 DEMO_CONF = Path(__file__).resolve().parents[1] / "recipes" / "demo" / "conf"
 """The demo recipe's config folder, used when no ``--config-dir`` is given (source checkouts)."""
 
@@ -46,23 +47,27 @@ def load_config(overrides: list[str], config_dir: str | None = None, config_name
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="uasr", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("command", choices=COMMANDS, help="stage to run, or 'demo' for all of them")
+    parser.add_argument("command", choices=COMMANDS,
+                        help="a stage; `all`: every stage then score (with --config-dir); `demo`: all on the demo")
     parser.add_argument("--out", help="output folder (same as the override out=DIR)")
     parser.add_argument("--config-dir", help="recipe config folder (default: recipes/demo/conf)")
-    parser.add_argument("--config-name", default="run", help="config name inside --config-dir (default: run)")
+    parser.add_argument("--config-name", help="config name inside --config-dir (default: config)")
     parser.add_argument("--show-config", action="store_true", help="print the resolved config and exit")
     parser.add_argument("overrides", nargs="*", help="hydra overrides key=value")
     args = parser.parse_intermixed_args(argv)
     overrides = list(args.overrides) + ([f"out={args.out}"] if args.out else [])
-    config_dir, config_name = args.config_dir, args.config_name
-    if config_dir is None and DEMO_CONF.is_dir():
-        config_dir, config_name = str(DEMO_CONF), "config"
+    config_dir, config_name = args.config_dir, args.config_name or "config"
+    if config_dir is None:
+        if DEMO_CONF.is_dir():
+            config_dir = str(DEMO_CONF)
+        else:
+            config_name = args.config_name or "run"
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     cfg = load_config(overrides, config_dir, config_name)
     if args.show_config:
         sys.stdout.write(OmegaConf.to_yaml(OmegaConf.structured(cfg)))
         return 0
-    module = importlib.import_module(f"unsup_asr.stages.{args.command}")
+    module = importlib.import_module(f"unsup_asr.stages.{'demo' if args.command == 'all' else args.command}")
     module.run(cfg)
     return 0
 

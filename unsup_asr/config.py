@@ -32,6 +32,9 @@ class DataConfig:
     """Settings of the demo corpus generator."""
     sources: list[SourceConfig] = field(default_factory=list)
     """Corpora to read when ``corpus`` is ``sources``, each with its split mapping."""
+    root: str = ""
+    """Folder that relative corpus paths in ``sources`` (``root``, ``data_dir``, ``manifest`` is
+    relative to its corpus) are resolved against; ``""`` = the current directory."""
 
     def validate(self) -> None:
         if self.corpus == "demo":

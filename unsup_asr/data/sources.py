@@ -22,8 +22,10 @@ keeps every split under its own name.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from unsup_asr.data.folder import FolderConfig, prepare_folder
@@ -82,10 +84,23 @@ class SourceConfig:
             raise ValueError(f"data source {self.kind}: split names in {self.splits} must be non-empty")
 
 
-def prepare_source(cfg: SourceConfig) -> dict[str, list[Utterance]]:
-    """Read one source and rename its splits to run splits (see the module docstring)."""
+def _resolved(corpus_cfg: Any, root: str) -> Any:
+    """A copy of ``corpus_cfg`` whose folder fields are absolute (relative ones joined onto ``root``,
+    itself relative to the current directory), so manifests never hold cwd-relative paths."""
+    base = Path(root or ".").resolve()
+    changes = {
+        name: str(base / value)
+        for name in ("root", "data_dir", "wave_dir")
+        if isinstance(value := getattr(corpus_cfg, name, ""), str) and value and not Path(value).is_absolute()
+    }
+    return dataclasses.replace(corpus_cfg, **changes)
+
+
+def prepare_source(cfg: SourceConfig, root: str = "") -> dict[str, list[Utterance]]:
+    """Read one source (relative folders resolved against ``root``) and rename its splits to run
+    splits (see the module docstring)."""
     cfg.validate()
-    corpus = PREPARERS[cfg.kind](cfg.corpus_config())
+    corpus = PREPARERS[cfg.kind](_resolved(cfg.corpus_config(), root))
     out: dict[str, list[Utterance]] = {}
     for name, utts in corpus.items():
         target = cfg.splits.get(name, name if not cfg.splits else "")
@@ -98,11 +113,11 @@ def prepare_source(cfg: SourceConfig) -> dict[str, list[Utterance]]:
     return out
 
 
-def prepare_sources(sources: list[SourceConfig]) -> dict[str, list[Utterance]]:
+def prepare_sources(sources: list[SourceConfig], root: str = "") -> dict[str, list[Utterance]]:
     """Read every source and merge splits with the same run name; ids must be unique per split."""
     merged: dict[str, list[Utterance]] = {}
     for source in sources:
-        for name, utts in prepare_source(source).items():
+        for name, utts in prepare_source(source, root).items():
             merged.setdefault(name, []).extend(utts)
     for name, utts in merged.items():
         seen: set[str] = set()

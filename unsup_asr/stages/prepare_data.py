@@ -39,11 +39,11 @@ def run(cfg: RunConfig) -> Path:
 
 
 def _prepare_sources(cfg: RunConfig, paths: RunPaths) -> None:
-    info = {"sources": [asdict(s) for s in cfg.data.sources]}
+    info = {"sources": [asdict(s) for s in cfg.data.sources], "root": cfg.data.root}
     if up_to_date(paths.corpus, info):
         logger.info("[prepare_data] cached in %s", paths.corpus)
         return
-    splits = prepare_sources(cfg.data.sources)
+    splits = prepare_sources(cfg.data.sources, cfg.data.root)
     empty = [s for s in cfg.splits.all() if not splits.get(s)]
     if empty:
         found = {name: len(utts) for name, utts in splits.items()}

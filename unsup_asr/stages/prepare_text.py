@@ -95,9 +95,11 @@ def _word_phones(cfg: RunConfig, sentences: list[str]) -> tuple[list[list[list[s
         lexicon = Lexicon({w: [list(p) for p, _ in c.most_common(3)] for w, c in counts.items()})
         return out, lexicon
     vocab = sorted({w for s in sentences for w in s.split()})
-    lexicon, report = build_lexicon(vocab, LexiconConfig(mode="arpabet", language=cfg.text.language, njobs=2))
-    logger.info("[prepare_text] lexicon: %d words from CMUdict, %d from espeak-ng, %d unpronounceable",
-                report.from_cmudict, report.from_espeak, len(report.skipped))
+    lexicon, report = build_lexicon(vocab, LexiconConfig(
+        mode="arpabet", language=cfg.text.language, njobs=2, skip_unmapped=True))
+    logger.info("[prepare_text] lexicon: %d words from CMUdict, %d from espeak-ng, %d left out (unpronounceable or "
+                "foreign phones; their sentences are dropped)", report.from_cmudict, report.from_espeak,
+                len(report.skipped) + len(report.unmapped))
     return [[lexicon[w][0] for w in s.split()] if all(w in lexicon for w in s.split()) else None
             for s in sentences], lexicon
 

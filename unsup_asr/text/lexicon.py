@@ -69,7 +69,7 @@ IPA_TO_ARPABET: dict[str, tuple[str, ...]] = {
     # vowels and diphthongs (espeak-ng en-us, stress marks removed)
     "ɑː": ("aa",), "æ": ("ae",), "ʌ": ("ah",), "ə": ("ah",), "ɐ": ("ah",), "ɔː": ("ao",), "ɔ": ("ao",),
     "oː": ("ao",), "aʊ": ("aw",), "aɪ": ("ay",), "ɛ": ("eh",), "ɚ": ("er",), "ɜː": ("er",), "eɪ": ("ey",),
-    "ɪ": ("ih",), "ᵻ": ("ih",), "i": ("iy",), "iː": ("iy",), "iːː": ("iy",), "oʊ": ("ow",), "o": ("ow",),
+    "e": ("ey",), "ɪ": ("ih",), "ᵻ": ("ih",), "i": ("iy",), "iː": ("iy",), "iːː": ("iy",), "oʊ": ("ow",), "o": ("ow",),
     "ɔɪ": ("oy",), "ʊ": ("uh",), "uː": ("uw",),
     # r-coloured vowels, syllabic consonants and vowel sequences espeak-ng writes as one token
     "ɑːɹ": ("aa", "r"), "ɔːɹ": ("ao", "r"), "oːɹ": ("ao", "r"), "ɛɹ": ("eh", "r"), "ɪɹ": ("ih", "r"),
@@ -221,6 +221,9 @@ class LexiconConfig:
     """Most pronunciations kept per word (CMUdict order, or most frequent in context first)."""
     njobs: int = 1
     """espeak-ng worker processes."""
+    skip_unmapped: bool = False
+    """Mode ``"arpabet"``: leave out (and count in the report) words whose espeak-ng phones have no
+    ARPAbet mapping instead of raising ValueError (for large LM text with stray foreign words)."""
 
     def validate(self) -> None:
         """Raise ValueError on an invalid configuration."""
@@ -248,6 +251,8 @@ class LexiconReport:
     """Words phonemised alone by espeak-ng."""
     skipped: list[str] = field(default_factory=list)
     """Words espeak-ng returned nothing for; they are not in the lexicon."""
+    unmapped: list[str] = field(default_factory=list)
+    """Words left out because an IPA phone has no ARPAbet mapping (``skip_unmapped``)."""
 
 
 def _context_prons(words: set[str], sentences: Sequence[str], config: LexiconConfig) -> dict[str, list[list[str]]]:
@@ -311,13 +316,19 @@ def build_lexicon(
             try:
                 phones = ipa_to_arpabet(phones, word)
             except ValueError as e:
-                unmapped.append(str(e))
+                if cfg.skip_unmapped:
+                    report.unmapped.append(word)
+                else:
+                    unmapped.append(str(e))
                 continue
         found[word] = [phones]
         report.from_espeak += 1
     if unmapped:
         more = f" (and {len(unmapped) - 5} more)" if len(unmapped) > 5 else ""
         raise ValueError(f"{len(unmapped)} words have unmapped IPA phones{more}:\n" + "\n".join(unmapped[:5]))
+    if report.unmapped:
+        logger.warning("%d words left out of the lexicon: IPA phones without ARPAbet mapping, e.g. %s",
+                       len(report.unmapped), report.unmapped[:10])
     if report.skipped:
         logger.warning("espeak-ng could not pronounce %d words, left out of the lexicon: %s",
                        len(report.skipped), report.skipped[:10])
