@@ -15,6 +15,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from gan.plot import plot_curves
 from gan.restarts import train_gan_seeds
 from unsup_asr.config import RunConfig
@@ -37,6 +39,7 @@ def run(cfg: RunConfig) -> Path:
     text = read_text_ids(paths.text, vocab)
     train = load_segments(segments_path(cfg, cfg.splits.train)).embeddings
     valid = load_segments(segments_path(cfg, cfg.splits.valid)).embeddings
+    text = _length_matched(text, train)
     lm = KenLM(lm_path(paths.text, cfg.text.lm_order))
     phones = [p for p in vocab if p != SIL]
 
@@ -51,6 +54,21 @@ def run(cfg: RunConfig) -> Path:
                 result.num_updates_done, result.best_step, result.best_score, result.best_checkpoint,
                 time.time() - t0)
     return result.best_checkpoint
+
+
+def _length_matched(text: list[np.ndarray], train: list[np.ndarray]) -> list[np.ndarray]:
+    """Text sentences no longer (in phones, silences included) than 99 % of the training
+    utterances are (in segments): book sentences far longer than any utterance would only cost
+    discriminator time and give it a length cue. Falls back to all text if too little is left."""
+    limit = int(np.percentile([len(t) for t in train], 99))
+    kept = [t for t in text if len(t) <= limit]
+    if len(kept) < min(1000, len(text) // 2):
+        logger.warning("[train_gan] only %d of %d text sentences fit %d segments: keeping all", len(kept),
+                       len(text), limit)
+        return text
+    logger.info("[train_gan] %d of %d text sentences fit the audio's length (<= %d tokens)", len(kept), len(text),
+                limit)
+    return kept
 
 
 def _inputs(cfg: RunConfig) -> dict[str, Any]:

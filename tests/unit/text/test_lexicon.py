@@ -128,3 +128,16 @@ def test_lexicon_errors(tmp_path: Path) -> None:
         Lexicon({"TWO WORDS": [["t"]]})
     with pytest.raises(ValueError, match="non-empty phones"):
         Lexicon({"EMPTY": [[]]})
+
+
+def test_unmapped_ipa_phone_raises_or_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    from unsup_asr.text import lexicon as lex
+
+    table = dict(lex.IPA_TO_ARPABET)
+    del table["æ"]
+    monkeypatch.setattr(lex, "IPA_TO_ARPABET", table)
+    word = "BLAXTAB"  # not in CMUdict: goes through espeak-ng, which says it with "æ"
+    with pytest.raises(ValueError, match="BLAXTAB"):
+        lex.build_lexicon([word], lex.LexiconConfig(mode="arpabet"))
+    lexicon, report = lex.build_lexicon([word, "CAT"], lex.LexiconConfig(mode="arpabet", skip_unmapped=True))
+    assert report.unmapped == [word] and word not in lexicon and "CAT" in lexicon
