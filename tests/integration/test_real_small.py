@@ -1,7 +1,7 @@
 """The real_small recipe end to end on ../shared/data, shortened (few GAN updates, less text).
 
-Checks that every evaluation split gets its figures (PER on the TIMIT sample with boundary F1,
-PER and WER on Kathleen and speechocean762), not how good they are: see recipes/real_small/RESULTS.md.
+Checks that every evaluation split gets its figures (PER, phone-LM PER and WER; boundary F1 on the
+TIMIT sample, the only one with alignments), not how good they are: see recipes/real_small/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def test_real_small_recipe(shared_data: Path, tmp_path: Path) -> None:
     score = json.loads((tmp_path / "score.json").read_text())
     splits = score["splits"]
     assert splits["timit"]["num_test_utterances"] == 128  # 16 speakers x 8, SA removed
-    assert 0.0 <= splits["timit"]["boundary_f1"] <= 1.0 and "wer" not in splits["timit"]
-    for name in ("kathleen", "speechocean"):
+    assert 0.0 <= splits["timit"]["boundary_f1"] <= 1.0
+    for name in ("timit", "kathleen", "speechocean"):
         assert {"per", "per_phone_lm", "wer"} <= set(splits[name]), name
     assert score["per"] == splits["timit"]["per"]
