@@ -1,1 +1,6 @@
 """Frame-level features: featurizers, caching and unit conversion."""
+
+from unsup_asr.features import (
+    hf,  # noqa: F401 - registers "hf" in the "features" group (transformers loads lazily)
+    w2v2,  # noqa: F401 - registers "w2v2" in the "features" group (fairseq2 loads lazily)
+)

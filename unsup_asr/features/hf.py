@@ -1,0 +1,259 @@
+"""HuBERT, WavLM and wav2vec 2.0 featurizer through transformers, from a local model folder.
+
+The only module that imports ``transformers`` (lazily, when a model is loaded, so registering the
+``hf`` config group costs nothing). Models are read with ``local_files_only=True``; nothing is
+downloaded. Make a folder once on a machine with internet access::
+
+    AutoModel.from_pretrained("facebook/hubert-large-ll60k").save_pretrained(DIR)
+    AutoFeatureExtractor.from_pretrained("facebook/hubert-large-ll60k").save_pretrained(DIR)
+
+and select it with ``features=hf features.path=DIR``.
+
+**Layer mapping.** Our layer ``k`` equals transformers' ``hidden_states[k]`` of the *full* model
+(``output_hidden_states=True``), for every backend. ``x`` is the projected conv output
+(``feature_projection``: LayerNorm + Linear), ``pos`` the positional convolution, ``LN`` the
+encoder's own LayerNorm, ``L = num_hidden_layers``:
+
+======  ======================================  ===============================================
+ours    post-LN (``do_stable_layer_norm=False``:  pre-LN (``do_stable_layer_norm=True``: large,
+        base models)                             lv60k, XLS-R)
+======  ======================================  ===============================================
+0       ``LN(x + pos(x))`` = input of block 1    ``x + pos(x)`` = input of block 1 (no LN)
+1..L-1  output of block k                       output of block k (un-normalised residual)
+L       output of block L                       ``LN(output of block L)`` (final encoder LN)
+======  ======================================  ===============================================
+
+So fairseq's wav2vec-U ``--layer 14`` is our 15 (see :mod:`unsup_asr.features.featurizer`).
+
+**Compute.** One forward pass per call; blocks above ``max(layers)`` are not run: the encoder's
+``layers`` list is cut to a prefix for the duration of the call (and, for pre-LN models, the final
+``LN`` is bypassed unless layer ``L`` is asked for, since it belongs to ``hidden_states[L]`` only).
+WavLM's relative position bias is computed by block 1 alone and handed upwards; a prefix always
+keeps block 1. Padding is exact: frames past an utterance's end are masked in attention and zeroed
+before the positional convolution (as transformers does), and for conv stacks with GroupNorm
+(``feat_extract_norm="group"``, base models), whose first layer normalises over the whole padded
+time axis, the conv feature extractor runs on each utterance alone. Each utterance's features
+therefore match running it alone (up to float rounding).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import inspect
+import json
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from unsup_asr.features.featurizer import FEATURIZERS, Featurizer
+from unsup_asr.features.frames import SAMPLE_RATE
+
+SUPPORTED_MODEL_TYPES = ("hubert", "wavlm", "wav2vec2")
+"""transformers ``model_type`` values this featurizer handles."""
+DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+STRIDE = 320
+"""Total conv stride in samples (20 ms at 16 kHz) that the pipeline's frame shift assumes."""
+
+_FIX = (
+    "save a model there first, on a machine with internet access: "
+    "AutoModel.from_pretrained(NAME).save_pretrained(DIR) and "
+    "AutoFeatureExtractor.from_pretrained(NAME).save_pretrained(DIR), then set features.path=DIR"
+)
+
+
+@dataclass(kw_only=True)
+class HfConfig:
+    """Configuration of the transformers (HuBERT / WavLM / wav2vec 2.0) featurizer."""
+
+    name: str = "hf"
+    """Registry name of the featurizer."""
+    path: str = ""
+    """Local model folder holding ``config.json`` and the weights (``save_pretrained`` output)."""
+    normalize_waveform: bool | None = None
+    """Per-utterance zero-mean unit-variance waveform normalisation over the valid samples, as the
+    model's feature extractor does. ``None``: ``do_normalize`` of the folder's
+    ``preprocessor_config.json``; without that file, on for models with a LayerNorm conv stack
+    (``feat_extract_norm="layer"``, the models fairseq trained with ``normalize=True``)."""
+    device: str = "auto"
+    """``auto`` (CUDA when available), ``cpu`` or ``cuda`` (or ``cuda:N``)."""
+    dtype: str = "float32"
+    """Weights and compute dtype: ``float32``, ``float16`` or ``bfloat16``; outputs are float32."""
+
+    def validate(self) -> None:
+        if not self.path:
+            raise ValueError(f"features.path is empty: point it to a local model folder; {_FIX}")
+        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise ValueError(f"features.device={self.device!r} must be 'auto', 'cpu', 'cuda' or 'cuda:N'")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"features.dtype={self.dtype!r} must be one of {sorted(DTYPES)}")
+
+
+def model_files_hash(folder: Path) -> str:
+    """SHA-1 of the names and sizes of the folder's files plus the bytes of ``config.json``."""
+    h = hashlib.sha1()
+    for p in sorted(folder.iterdir()):
+        if p.is_file():
+            h.update(f"{p.name}\0{p.stat().st_size}\n".encode())
+    h.update((folder / "config.json").read_bytes())
+    return h.hexdigest()
+
+
+def _load_model(folder: Path, dtype: torch.dtype) -> tuple[Any, str]:
+    """The eval-mode base model in ``folder`` and transformers' version; clear errors otherwise."""
+    if not folder.is_dir():
+        raise FileNotFoundError(f"model folder {folder} does not exist; {_FIX}")
+    if not (folder / "config.json").is_file():
+        raise FileNotFoundError(f"{folder} is not a transformers model folder (no config.json); {_FIX}")
+    import transformers
+    from transformers import AutoConfig, AutoModel
+
+    config = AutoConfig.from_pretrained(folder, local_files_only=True)
+    if config.model_type not in SUPPORTED_MODEL_TYPES:
+        raise ValueError(f"{folder} holds a {config.model_type!r} model; features=hf supports {SUPPORTED_MODEL_TYPES}")
+    try:
+        model = AutoModel.from_pretrained(folder, config=config, local_files_only=True, dtype=dtype)
+    except OSError as e:
+        raise FileNotFoundError(f"cannot load the weights in {folder} ({e}); {_FIX}") from e
+    model.eval().requires_grad_(False)
+    return model, str(transformers.__version__)
+
+
+def _read_do_normalize(folder: Path) -> bool | None:
+    path = folder / "preprocessor_config.json"
+    if not path.is_file():
+        return None
+    value = json.loads(path.read_text()).get("do_normalize")
+    return None if value is None else bool(value)
+
+
+def normalize_waveforms(wavs: torch.Tensor, wav_lens: torch.Tensor) -> torch.Tensor:
+    """``(B, N)`` -> zero-mean unit-variance over each row's first ``wav_lens`` samples, zeros after
+    (transformers' ``Wav2Vec2FeatureExtractor.zero_mean_unit_var_norm``, epsilon 1e-7)."""
+    out = torch.zeros_like(wavs, dtype=torch.float32)
+    for i, n in enumerate(wav_lens.tolist()):
+        w = wavs[i, :n].float()
+        out[i, :n] = (w - w.mean()) / torch.sqrt(w.var(unbiased=False) + 1e-7)
+    return out
+
+
+@FEATURIZERS.register("hf", config=HfConfig)
+class HfFeaturizer(Featurizer):
+    """Frames of a local HuBERT / WavLM / wav2vec 2.0 model, one forward pass, truncated above
+    the highest requested layer. See the module docstring for the layer mapping."""
+
+    def __init__(self, cfg: HfConfig) -> None:
+        cfg.validate()
+        self.cfg = cfg
+        self.folder = Path(cfg.path).expanduser().resolve()
+        if cfg.device == "auto":
+            self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        else:
+            self.device = torch.device(cfg.device)
+            if self.device.type == "cuda" and not torch.cuda.is_available():
+                raise ValueError(f"features.device={cfg.device!r} but CUDA is not available; use 'auto' or 'cpu'")
+        self.dtype = DTYPES[cfg.dtype]
+        self.model, self._transformers_version = _load_model(self.folder, self.dtype)
+        self.model.to(self.device)
+        mc = self.model.config
+        stride = math.prod(mc.conv_stride)
+        if stride != STRIDE:
+            raise ValueError(f"{self.folder}: total conv stride {stride} samples, the pipeline needs {STRIDE} (20 ms)")
+        self.num_layers = int(mc.num_hidden_layers)
+        self.dim = int(mc.hidden_size)
+        self.frame_shift_s = STRIDE / SAMPLE_RATE
+        self.stable_layer_norm = bool(mc.do_stable_layer_norm)
+        self.group_norm_conv = mc.feat_extract_norm == "group"
+        read = _read_do_normalize(self.folder)
+        fallback = read if read is not None else mc.feat_extract_norm == "layer"
+        self.normalize = cfg.normalize_waveform if cfg.normalize_waveform is not None else fallback
+        receptive = 1
+        for k, s in zip(reversed(mc.conv_kernel), reversed(mc.conv_stride), strict=True):
+            receptive = (receptive - 1) * s + k
+        self.min_samples = receptive  # shortest input (samples) that yields one frame
+
+    def cache_config(self) -> dict[str, Any]:
+        return {
+            "featurizer": "hf",
+            "path": str(self.folder),
+            "model_type": self.model.config.model_type,
+            "model_files_sha1": model_files_hash(self.folder),
+            "normalize_waveform": self.normalize,
+            "dtype": self.cfg.dtype,
+            "transformers": self._transformers_version,
+        }
+
+    def num_frames(self, wav_lens: torch.Tensor) -> torch.Tensor:
+        """``(B,)`` samples -> ``(B,)`` int64 frames, by the model's own conv length formula."""
+        fn = self.model._get_feat_extract_output_lengths
+        kw = {"add_adapter": False} if "add_adapter" in inspect.signature(fn).parameters else {}
+        return torch.as_tensor(fn(wav_lens.to(torch.long), **kw), dtype=torch.long)
+
+    @contextlib.contextmanager
+    def truncated(self, top: int) -> Iterator[None]:
+        """Run only blocks ``1..top`` inside the context (restores the encoder on exit)."""
+        enc = self.model.encoder
+        layers, final_norm = enc.layers, enc.layer_norm
+        enc.layers = nn.ModuleList(list(layers)[:top])
+        if self.stable_layer_norm and top < self.num_layers:
+            enc.layer_norm = nn.Identity()
+        try:
+            yield
+        finally:
+            enc.layers = layers
+            enc.layer_norm = final_norm
+
+    def _frontend(self, x: torch.Tensor, wav_lens: torch.Tensor, lens: torch.Tensor) -> torch.Tensor:
+        """``(B, N)`` waveforms -> ``(B, T, D)`` projected conv features, ``T = max(lens)``."""
+        conv = self.model.feature_extractor
+        t_max = int(lens.max())
+        if self.group_norm_conv:
+            feats = x.new_zeros(x.shape[0], int(self.model.config.conv_dim[-1]), t_max)
+            for i, (n, t) in enumerate(zip(wav_lens.tolist(), lens.tolist(), strict=True)):
+                f = conv(x[i : i + 1, :n])
+                if f.shape[-1] != t:
+                    raise RuntimeError(f"conv stack gave {f.shape[-1]} frames for {n} samples, expected {t}")
+                feats[i, :, :t] = f[0]
+        else:
+            feats = conv(x)
+            if feats.shape[-1] < t_max:
+                raise RuntimeError(f"conv stack gave {feats.shape[-1]} frames, expected at least {t_max}")
+            feats = feats[..., :t_max]
+        proj = self.model.feature_projection(feats.transpose(1, 2))
+        out: torch.Tensor = proj[0] if isinstance(proj, tuple) else proj
+        return out
+
+    def __call__(
+        self, wavs: torch.Tensor, wav_lens: torch.Tensor, layers: Sequence[int]
+    ) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
+        wanted = self.check_layers(layers)
+        if wavs.dim() != 2 or wav_lens.shape != (wavs.shape[0],):
+            raise ValueError(f"expected wavs (B, N) and wav_lens (B,), got {tuple(wavs.shape)} and "
+                             f"{tuple(wav_lens.shape)}")
+        wav_lens = wav_lens.detach().to("cpu", torch.long)
+        if bool((wav_lens > wavs.shape[1]).any()):
+            raise ValueError(f"wav_lens {wav_lens.tolist()} exceed the {wavs.shape[1]} samples of wavs")
+        if bool((wav_lens < self.min_samples).any()):
+            n = int(wav_lens.min())
+            raise ValueError(f"audio of {n} samples is shorter than the model's {self.min_samples}-sample minimum")
+        lens = self.num_frames(wav_lens)
+        x = wavs.detach().to("cpu", torch.float32)
+        x = normalize_waveforms(x, wav_lens) if self.normalize else x * (
+            torch.arange(x.shape[1])[None] < wav_lens[:, None])
+        x = x.to(self.device, self.dtype)
+        dev_lens = lens.to(self.device)
+        with torch.inference_mode(), self.truncated(wanted[-1]):
+            h = self._frontend(x, wav_lens, lens)
+            mask = torch.arange(h.shape[1], device=self.device)[None] < dev_lens[:, None]
+            hidden = self.model.encoder(h, attention_mask=mask, output_hidden_states=True, return_dict=True)
+            states = hidden.hidden_states
+            out = {}
+            for k in wanted:
+                feats = states[k].masked_fill(~mask[..., None], 0.0).float().cpu()
+                out[k] = (feats, lens.clone())
+        return out
