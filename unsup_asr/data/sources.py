@@ -23,6 +23,7 @@ keeps every split under its own name.
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,8 +121,7 @@ def prepare_sources(sources: list[SourceConfig], root: str = "") -> dict[str, li
         for name, utts in prepare_source(source, root).items():
             merged.setdefault(name, []).extend(utts)
     for name, utts in merged.items():
-        seen: set[str] = set()
-        dup = [u.id for u in utts if u.id in seen or seen.add(u.id)]  # type: ignore[func-returns-value]
+        dup = [i for i, n in Counter(u.id for u in utts).items() if n > 1]
         if dup:
             raise ValueError(f"split {name!r} holds duplicate utterance ids from several sources, e.g. {dup[:3]}")
     return merged
