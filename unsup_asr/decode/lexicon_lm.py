@@ -87,19 +87,13 @@ def _check_beam(name: str, beam_size: int, beam_size_token: int | None, beam_thr
 
 
 @dataclass(kw_only=True)
-class LexiconDecoderConfig:
-    """Options of :class:`LexiconDecoder` (scores in the units of the module docstring)."""
+class PhoneLMDecoderConfig:
+    """Options of :class:`PhoneLMDecoder` (and the beam options shared with :class:`LexiconDecoderConfig`)."""
 
     lm_weight: float = 1.0
-    """Weight of the word LM's log10 probability (>= 0). Segments are few per word, so weights of
-    frame-level CTC decoding (2 and more) let the LM delete phones as silence; tune it with
-    :mod:`unsup_asr.decode.tuning`."""
-    word_score: float = 0.0
-    """Score added per emitted word (negative values favour fewer, longer words)."""
+    """Weight of the LM's log10 probability (>= 0)."""
     sil_score: float = 0.0
     """Score added to ``<SIL>`` in every segment (negative values discourage silence)."""
-    unk_score: float = -math.inf
-    """Score of emitting ``<unk>`` for a phone string outside the lexicon; ``-inf`` disables it."""
     beam_size: int = 50
     """Hypotheses kept after each segment."""
     beam_size_token: int | None = None
@@ -109,54 +103,40 @@ class LexiconDecoderConfig:
     log_add: bool = False
     """Merge equal hypotheses with log-add instead of max."""
     silence: str = SIL
-    """Silence token of the vocabulary (the CTC blank and word separator)."""
+    """Silence token of the vocabulary (the CTC blank, and the word separator of the lexicon decoder)."""
     progress: bool = True
     """Show a tqdm progress bar over utterances."""
 
     def validate(self) -> None:
         """Raise ValueError on an invalid configuration."""
+        name = type(self).__name__
         if not math.isfinite(self.lm_weight) or self.lm_weight < 0:
-            raise ValueError(f"LexiconDecoderConfig.lm_weight={self.lm_weight} must be a finite number >= 0")
-        for name in ("word_score", "sil_score"):
-            if not math.isfinite(getattr(self, name)):
-                raise ValueError(f"LexiconDecoderConfig.{name}={getattr(self, name)} must be finite")
-        if math.isnan(self.unk_score) or self.unk_score == math.inf:
-            raise ValueError(f"LexiconDecoderConfig.unk_score={self.unk_score} must be finite or -inf")
-        _check_beam("LexiconDecoderConfig", self.beam_size, self.beam_size_token, self.beam_threshold)
+            raise ValueError(f"{name}.lm_weight={self.lm_weight} must be a finite number >= 0")
+        if not math.isfinite(self.sil_score):
+            raise ValueError(f"{name}.sil_score={self.sil_score} must be finite")
+        _check_beam(name, self.beam_size, self.beam_size_token, self.beam_threshold)
         if not self.silence:
-            raise ValueError("LexiconDecoderConfig.silence must be a non-empty token, e.g. '<SIL>'")
+            raise ValueError(f"{name}.silence must be a non-empty token, e.g. '<SIL>'")
 
 
 @dataclass(kw_only=True)
-class PhoneLMDecoderConfig:
-    """Options of :class:`PhoneLMDecoder`."""
+class LexiconDecoderConfig(PhoneLMDecoderConfig):
+    """Options of :class:`LexiconDecoder` (scores in the units of the module docstring). With a word
+    LM, segments are few per word, so ``lm_weight`` values of frame-level CTC decoding (2 and more)
+    let the LM delete phones as silence; tune it with :mod:`unsup_asr.decode.tuning`."""
 
-    lm_weight: float = 1.0
-    """Weight of the phone LM's log10 probability (>= 0)."""
-    sil_score: float = 0.0
-    """Score added to ``<SIL>`` in every segment."""
-    beam_size: int = 50
-    """Hypotheses kept after each segment."""
-    beam_size_token: int | None = None
-    """Best-scoring phones tried per segment; ``None`` tries all ``V``."""
-    beam_threshold: float = 25.0
-    """Hypotheses scoring this far below the best are pruned."""
-    log_add: bool = False
-    """Merge equal hypotheses with log-add instead of max."""
-    silence: str = SIL
-    """Silence token of the vocabulary (the CTC blank)."""
-    progress: bool = True
-    """Show a tqdm progress bar over utterances."""
+    word_score: float = 0.0
+    """Score added per emitted word (negative values favour fewer, longer words)."""
+    unk_score: float = -math.inf
+    """Score of emitting ``<unk>`` for a phone string outside the lexicon; ``-inf`` disables it."""
 
     def validate(self) -> None:
         """Raise ValueError on an invalid configuration."""
-        if not math.isfinite(self.lm_weight) or self.lm_weight < 0:
-            raise ValueError(f"PhoneLMDecoderConfig.lm_weight={self.lm_weight} must be a finite number >= 0")
-        if not math.isfinite(self.sil_score):
-            raise ValueError(f"PhoneLMDecoderConfig.sil_score={self.sil_score} must be finite")
-        _check_beam("PhoneLMDecoderConfig", self.beam_size, self.beam_size_token, self.beam_threshold)
-        if not self.silence:
-            raise ValueError("PhoneLMDecoderConfig.silence must be a non-empty token, e.g. '<SIL>'")
+        super().validate()
+        if not math.isfinite(self.word_score):
+            raise ValueError(f"LexiconDecoderConfig.word_score={self.word_score} must be finite")
+        if math.isnan(self.unk_score) or self.unk_score == math.inf:
+            raise ValueError(f"LexiconDecoderConfig.unk_score={self.unk_score} must be finite or -inf")
 
 
 @dataclass(frozen=True)
