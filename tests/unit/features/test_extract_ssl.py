@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 import torch
 from transformers import AutoModel, HubertConfig
@@ -29,7 +30,7 @@ def _corpus(out: Path) -> None:
         write_manifest(paths.manifest(split), utts)
 
 
-def test_extract_hf_layer(tmp_path: Path) -> None:
+def test_extract_hf_layer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     torch.manual_seed(0)
     model_dir = tmp_path / "hubert"
     config = HubertConfig(
@@ -49,3 +50,9 @@ def test_extract_hf_layer(tmp_path: Path) -> None:
     direct = feat(torch.from_numpy(wav)[None], torch.tensor([len(wav)]), [2])[2][0][0].numpy()
     np.testing.assert_allclose(train[0], direct, atol=2e-3)  # the cache stores float16
     assert extract_features.run(cfg) == folder  # cached: nothing recomputed
+    # Later stages find the folder through the index, without loading the model again.
+    def no_model(_: object) -> None:
+        raise AssertionError("features_folder loaded the model again")
+
+    monkeypatch.setattr(extract_features, "build_featurizer", no_model)
+    assert extract_features.features_folder(cfg) == folder
