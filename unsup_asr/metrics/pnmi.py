@@ -146,7 +146,7 @@ def cluster_quality(counts: np.ndarray) -> ClusterQuality:
         phone_purity=float(joint.max(axis=1).sum()),
         cluster_purity=float(joint.max(axis=0).sum()),
         pnmi=min(max(mutual_info / h_phone, 0.0), 1.0),
-        num_frames=int(round(total)),
+        num_frames=round(total),
         clusters_used=int((p_cluster > 0).sum()),
     )
 
@@ -160,6 +160,4 @@ def score_clusters(
     ignore_phone: int | None = None,
 ) -> ClusterQuality:
     """:func:`cluster_quality` of :func:`cluster_phone_stats` (same arguments)."""
-    return cluster_quality(
-        cluster_phone_stats(clusters, phones, num_clusters, num_phones, ignore_phone=ignore_phone)
-    )
+    return cluster_quality(cluster_phone_stats(clusters, phones, num_clusters, num_phones, ignore_phone=ignore_phone))
