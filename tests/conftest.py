@@ -26,6 +26,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+@pytest.fixture(scope="session")
+def kenlm_tools() -> None:
+    """Skip (with the reason) when KenLM's ``lmplz`` / ``build_binary`` are not built yet."""
+    from unsup_asr.text.lm import find_kenlm_tool
+
+    try:
+        find_kenlm_tool("lmplz")
+        find_kenlm_tool("build_binary")
+    except RuntimeError as e:
+        pytest.skip(f"KenLM binaries not built yet ({e})")
+
+
 @pytest.fixture
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():

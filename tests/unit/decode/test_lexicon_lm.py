@@ -18,7 +18,7 @@ from unsup_asr.decode.lexicon_lm import (
 )
 from unsup_asr.decode.viterbi import decode_one
 from unsup_asr.text.lexicon import Lexicon
-from unsup_asr.text.lm import build_lm, find_kenlm_tool
+from unsup_asr.text.lm import build_lm
 
 SIL = "<SIL>"
 PRONS = {
@@ -41,17 +41,9 @@ def _sentences(n: int = 50) -> list[str]:
     return [*out, "I CUT IT", "IT IS HOT", "IT IS FUN", "THE SUN IS HOT"]
 
 
-def _require_tools() -> None:
-    try:
-        find_kenlm_tool("lmplz")
-        find_kenlm_tool("build_binary")
-    except RuntimeError as e:
-        pytest.skip(f"KenLM binaries not built yet ({e})")
-
 
 @pytest.fixture(scope="module")
-def word_lm(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    _require_tools()
+def word_lm(tmp_path_factory: pytest.TempPathFactory, kenlm_tools: None) -> Path:
     return build_word_lm(_sentences(), tmp_path_factory.mktemp("wlm") / "words", order=3)
 
 
@@ -174,8 +166,7 @@ def test_errors(decoder: LexiconDecoder, word_lm: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def phone_lm(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    _require_tools()
+def phone_lm(tmp_path_factory: pytest.TempPathFactory, kenlm_tools: None) -> Path:
     tmp = tmp_path_factory.mktemp("plm")
     text = tmp / "phones.txt"
     text.write_text("\n".join(" ".join(p for p in _phones(s) if p != SIL) for s in _sentences(200)) + "\n")
@@ -207,8 +198,7 @@ def test_phone_lm_decoder_errors(phone_lm: Path, word_lm: Path) -> None:
         PhoneLMDecoder(phone_lm, VOCAB, PhoneLMDecoderConfig(lm_weight=math.inf))
 
 
-def test_build_word_lm_rewrites_only_on_change(tmp_path: Path) -> None:
-    _require_tools()
+def test_build_word_lm_rewrites_only_on_change(tmp_path: Path, kenlm_tools: None) -> None:
     first = build_word_lm(["A CAT", "A DOG", "  "], tmp_path / "w", order=2)
     text = tmp_path / "w.txt"
     assert text.read_text(encoding="utf-8") == "A CAT\nA DOG\n"

@@ -9,19 +9,14 @@ from pathlib import Path
 import pytest
 
 from unsup_asr.metrics.unsupervised import weighted_lm_ppl
-from unsup_asr.text.lm import KenLM, build_lm, find_kenlm_tool
+from unsup_asr.text.lm import KenLM, build_lm
 
 PHONES = ["AA", "B", "D", "EH", "F", "G"]
 VOCAB = ["<SIL>", *PHONES]
 
 
 @pytest.fixture(scope="module")
-def lm(tmp_path_factory: pytest.TempPathFactory) -> KenLM:
-    try:
-        find_kenlm_tool("lmplz")
-        find_kenlm_tool("build_binary")
-    except RuntimeError as e:
-        pytest.skip(f"KenLM binaries not built yet ({e})")
+def lm(tmp_path_factory: pytest.TempPathFactory, kenlm_tools: None) -> KenLM:
     tmp = tmp_path_factory.mktemp("ulm")
     rng = random.Random(0)
     # sentences step by 1 through the inventory: every phone is frequent and predictable

@@ -15,13 +15,6 @@ from unsup_asr.text.lm import KenLM, build_lm, find_kenlm_tool
 PHONES = ["AA", "B", "K", "D", "EH", "F", "G", "IY"]
 
 
-def _require_tools() -> None:
-    try:
-        find_kenlm_tool("lmplz")
-        find_kenlm_tool("build_binary")
-    except RuntimeError as e:
-        pytest.skip(f"KenLM binaries not built yet ({e})")
-
 
 def _corpus(path: Path, n: int = 300) -> Path:
     """Sentences that walk the phone list in steps of 3 (a strongly predictable bigram structure)."""
@@ -35,8 +28,7 @@ def _corpus(path: Path, n: int = 300) -> Path:
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory: pytest.TempPathFactory) -> KenLM:
-    _require_tools()
+def model(tmp_path_factory: pytest.TempPathFactory, kenlm_tools: None) -> KenLM:
     tmp = tmp_path_factory.mktemp("lm")
     return KenLM(build_lm(_corpus(tmp / "text.txt"), tmp / "phones", order=3))
 
@@ -59,8 +51,7 @@ def test_perplexity_counts_end_of_sentence(model: KenLM) -> None:
         model.perplexity([])
 
 
-def test_build_is_cached_and_atomic(tmp_path: Path) -> None:
-    _require_tools()
+def test_build_is_cached_and_atomic(tmp_path: Path, kenlm_tools: None) -> None:
     text = _corpus(tmp_path / "text.txt", n=50)
     binary = build_lm(text, tmp_path / "out" / "lm", order=2)
     assert binary == tmp_path / "out" / "lm.bin" and (tmp_path / "out" / "lm.arpa").is_file()
@@ -83,8 +74,7 @@ def test_empty_text_names_the_file(tmp_path: Path) -> None:
         build_lm(tmp_path / "missing.txt", tmp_path / "lm", order=3)
 
 
-def test_failing_lmplz_reports_stderr(tmp_path: Path) -> None:
-    _require_tools()
+def test_failing_lmplz_reports_stderr(tmp_path: Path, kenlm_tools: None) -> None:
     text = _corpus(tmp_path / "text.txt", n=20)
     with pytest.raises(RuntimeError, match="lmplz"):
         build_lm(text, tmp_path / "lm", order=3, memory="not-a-size")
