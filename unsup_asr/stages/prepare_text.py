@@ -33,7 +33,7 @@ from unsup_asr.data.manifest import read_manifest
 from unsup_asr.io import atomic_write_json, atomic_write_text, mark_done
 from unsup_asr.paths import RunPaths
 from unsup_asr.stages.common import up_to_date
-from unsup_asr.text.lexicon import Lexicon, LexiconConfig, build_lexicon
+from unsup_asr.text.lexicon import Lexicon, LexiconConfig, build_lexicon, pronunciations_in_context
 from unsup_asr.text.lm import build_lm
 from unsup_asr.text.normalize import deduplicate, normalize_lines, read_text_lines, remove_overlap
 from unsup_asr.text.phonemize import SIL, insert_silences, phonemize_words
@@ -81,19 +81,10 @@ def _word_phones(cfg: RunConfig, sentences: list[str]) -> tuple[list[list[list[s
     the lexicon of the pronunciations used."""
     if cfg.text.phone_set == "ipa":
         # In context: espeak-ng's weak forms depend on the sentence (see unsup_asr.text.lexicon).
-        phonemized = phonemize_words(sentences, language=cfg.text.language, njobs=2)
-        out: list[list[list[str]] | None] = []
-        counts: dict[str, Counter[tuple[str, ...]]] = {}
-        for sentence, words in zip(sentences, phonemized, strict=True):
-            words = [w for w in words if w]
-            out.append(words or None)
-            tokens = sentence.split()
-            if len(tokens) != len(words):  # espeak-ng split differently: no lexicon entries from it
-                continue
-            for token, phones in zip(tokens, words, strict=True):
-                counts.setdefault(token, Counter())[tuple(phones)] += 1
-        lexicon = Lexicon({w: [list(p) for p, _ in c.most_common(3)] for w, c in counts.items()})
-        return out, lexicon
+        phonemized = [[w for w in words if w] for words in phonemize_words(sentences, language=cfg.text.language,
+                                                                            njobs=2)]
+        lexicon = Lexicon(pronunciations_in_context(sentences, phonemized, LexiconConfig().max_pronunciations))
+        return [words or None for words in phonemized], lexicon
     vocab = sorted({w for s in sentences for w in s.split()})
     lexicon, report = build_lexicon(vocab, LexiconConfig(
         mode="arpabet", language=cfg.text.language, njobs=2, skip_unmapped=True))

@@ -255,22 +255,33 @@ class LexiconReport:
     """Words left out because an IPA phone has no ARPAbet mapping (``skip_unmapped``)."""
 
 
-def _context_prons(words: set[str], sentences: Sequence[str], config: LexiconConfig) -> dict[str, list[list[str]]]:
-    """In-context espeak-ng pronunciations of ``words``, most frequent first.
+def pronunciations_in_context(
+    sentences: Sequence[str],
+    phonemized: Sequence[Sequence[Sequence[str]]],
+    max_pronunciations: int,
+    words: set[str] | None = None,
+) -> dict[str, list[list[str]]]:
+    """Pronunciations of the words of ``sentences`` as espeak-ng said them there, most frequent first.
 
-    Sentences where espeak-ng's word split disagrees with the spaces are not used.
+    ``phonemized[i]`` holds the phones of each word of ``sentences[i]`` (from
+    :func:`unsup_asr.text.phonemize.phonemize_words`). Sentences where espeak-ng's word split
+    disagrees with the spaces are not used. ``words`` restricts the result (``None``: every word).
     """
     counts: dict[str, Counter[tuple[str, ...]]] = {}
-    for sentence, phonemized in zip(
-        sentences, phonemize_words(list(sentences), language=config.language, njobs=config.njobs), strict=True
-    ):
+    for sentence, said in zip(sentences, phonemized, strict=True):
         tokens = sentence.split()
-        if len(tokens) != len(phonemized):
+        if len(tokens) != len(said):
             continue
-        for token, phones in zip(tokens, phonemized, strict=True):
-            if token in words:
+        for token, phones in zip(tokens, said, strict=True):
+            if words is None or token in words:
                 counts.setdefault(token, Counter())[tuple(phones)] += 1
-    return {w: [list(p) for p, _ in c.most_common(config.max_pronunciations)] for w, c in counts.items()}
+    return {w: [list(p) for p, _ in c.most_common(max_pronunciations)] for w, c in counts.items()}
+
+
+def _context_prons(words: set[str], sentences: Sequence[str], config: LexiconConfig) -> dict[str, list[list[str]]]:
+    """In-context espeak-ng pronunciations of ``words`` (see :func:`pronunciations_in_context`)."""
+    phonemized = phonemize_words(list(sentences), language=config.language, njobs=config.njobs)
+    return pronunciations_in_context(sentences, phonemized, config.max_pronunciations, words)
 
 
 def build_lexicon(
