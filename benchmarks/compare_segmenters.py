@@ -17,10 +17,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from omegaconf import OmegaConf
-
 from segmentation.base import SEGMENTERS
 from unsup_asr.cli import load_config
+from unsup_asr.config import with_overrides
 from unsup_asr.data.manifest import read_manifest
 from unsup_asr.features.frames import boundaries_to_seconds
 from unsup_asr.io import atomic_write_json
@@ -32,12 +31,10 @@ logger = logging.getLogger("compare_segmenters")
 
 
 def _segmenter_config(spec: str) -> Any:
-    """``name[:key=value,...]`` -> that segmenter's typed config (values parsed by OmegaConf)."""
+    """``name[:key=value,...]`` -> that segmenter's typed config."""
     name, _, rest = spec.partition(":")
-    schema = OmegaConf.structured(SEGMENTERS.get(name).config)
-    merged = OmegaConf.merge(schema, OmegaConf.from_dotlist([kv for kv in rest.split(",") if kv]))
-    cfg = OmegaConf.to_object(merged)
-    cfg.validate()  # type: ignore[attr-defined]
+    cfg = with_overrides(SEGMENTERS.get(name).config(), [kv for kv in rest.split(",") if kv])
+    cfg.validate()
     return cfg
 
 

@@ -34,6 +34,7 @@ from gan.generator import predict_log_probs
 from gan.restarts import train_gan_seeds
 from gan.supervised import train_supervised
 from gan.synthetic import SIL, DecipherConfig, DecipherTask, make_decipher_task
+from unsup_asr.config import with_overrides
 from unsup_asr.decode.viterbi import decode_one
 from unsup_asr.io import atomic_write_json, atomic_write_text
 from unsup_asr.metrics.edit import error_rate
@@ -41,28 +42,6 @@ from unsup_asr.metrics.unsupervised import weighted_lm_ppl
 from unsup_asr.text.lm import KenLM, build_lm
 
 logger = logging.getLogger("decipher")
-
-
-def apply_overrides(obj: Any, overrides: list[str]) -> None:
-    """Set dataclass fields from ``key=value`` strings (dots reach nested configs)."""
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"override {item!r} is not key=value, e.g. --set batch_size=128")
-        *parents, name = key.split(".")
-        target = obj
-        for part in parents:
-            target = getattr(target, part)
-        if not dataclasses.is_dataclass(target) or name not in {f.name for f in dataclasses.fields(target)}:
-            raise ValueError(f"override {item!r}: {type(target).__name__} has no field {name!r}")
-        current = getattr(target, name)
-        if isinstance(current, bool):
-            parsed: Any = value.lower() in ("1", "true", "yes")
-        elif isinstance(current, tuple):
-            parsed = tuple(float(v) for v in value.split(","))
-        else:
-            parsed = type(current)(value)
-        setattr(target, name, parsed)
 
 
 def phone_error_rate(task: DecipherTask, feats: list[np.ndarray], labels: list[np.ndarray], model: Any) -> float:
@@ -142,10 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    task_cfg = DecipherConfig(seed=args.task_seed)
-    apply_overrides(task_cfg, args.task)
-    cfg = GanConfig(seed=args.seed, max_seconds=args.max_seconds)
-    apply_overrides(cfg, args.set)
+    task_cfg = with_overrides(DecipherConfig(seed=args.task_seed), args.task)
+    cfg = with_overrides(GanConfig(seed=args.seed, max_seconds=args.max_seconds), args.set)
     cfg.validate()
     work = Path(args.work_dir)
     shutil.rmtree(work, ignore_errors=True)

@@ -8,11 +8,12 @@ on each other (see :func:`demo_preset`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, OmegaConf
 
 import segmentation  # noqa: F401 - registers the segmenters in the "segmenter" config group
 from gan.config import GanConfig
@@ -196,6 +197,17 @@ class RunConfig:
         for part in (self.splits, self.data, self.features, self.segmenter, self.text, self.gan, self.decode,
                      self.score):
             part.validate()
+
+
+_Config = TypeVar("_Config")
+
+
+def with_overrides(cfg: _Config, overrides: Sequence[str]) -> _Config:
+    """A copy of the config dataclass ``cfg`` with hydra-style ``key=value`` overrides applied
+    (dots reach nested configs), typed and checked by OmegaConf like the command line's."""
+    merged = OmegaConf.merge(OmegaConf.structured(cfg), OmegaConf.from_dotlist(list(overrides)))
+    out: _Config = OmegaConf.to_object(merged)  # type: ignore[assignment]
+    return out
 
 
 def store_configs() -> None:
