@@ -21,11 +21,10 @@ from segmentation.base import SEGMENTERS
 from unsup_asr.cli import load_config
 from unsup_asr.config import with_overrides
 from unsup_asr.data.manifest import read_manifest
-from unsup_asr.features.frames import boundaries_to_seconds
 from unsup_asr.io import atomic_write_json
-from unsup_asr.metrics.boundary import alignment_boundaries, boundary_scores, segments_per_second
 from unsup_asr.paths import RunPaths
 from unsup_asr.stages import extract_features, segment
+from unsup_asr.stages.score import segmentation_scores
 
 logger = logging.getLogger("compare_segmenters")
 
@@ -55,14 +54,12 @@ def main(argv: list[str] | None = None) -> int:
         segment.run(cfg)
         segs = segment.load_segments(segment.segments_path(cfg, args.split))
         utts = {u.id: u for u in read_manifest(RunPaths(Path(cfg.out)).manifest(args.split))}
-        refs = [alignment_boundaries(utts[u].alignment or []) for u in segs.ids]
-        hyps = [boundaries_to_seconds(b, segs.frame_shift_s) for b in segs.boundaries]
-        total_s = sum(b.shape[0] for b in segs.boundaries) * segs.frame_shift_s
-        row = {"segmenter": spec, "config": asdict(cfg.segmenter),
-               "segments_per_second": segments_per_second(sum(len(e) for e in segs.embeddings), total_s),
-               "gold_phones_per_second": segments_per_second(sum(len(r) + 1 for r in refs), total_s)}
-        for mode in ("harsh", "lenient"):
-            row[mode] = asdict(boundary_scores(refs, hyps, tolerance_ms=cfg.score.tolerance_ms, mode=mode))
+        scores = segmentation_scores(segs, utts, cfg.score.tolerance_ms)
+        if "boundary_harsh" not in scores:
+            raise ValueError(f"split {args.split!r} has utterances without gold phone alignments: pick one that has")
+        row = {"segmenter": spec, "config": asdict(cfg.segmenter), "harsh": scores["boundary_harsh"],
+               "lenient": scores["boundary_lenient"], "segments_per_second": scores["segments_per_second"],
+               "gold_phones_per_second": scores["gold_phones_per_second"]}
         rows.append(row)
     atomic_write_json(args.out, {"split": args.split, "rows": rows})
     print(f"| segmenter ({args.split}) | P | R | F1 | R-value | F1 lenient | seg/s (gold) |")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from unsup_asr.config import RunConfig
-from unsup_asr.data.manifest import read_manifest
+from unsup_asr.data.manifest import Utterance, read_manifest
 from unsup_asr.features.cache import FeatureSet
 from unsup_asr.features.frames import boundaries_to_seconds
 from unsup_asr.io import atomic_write_json
@@ -26,7 +26,7 @@ from unsup_asr.stages.common import read_vocab
 from unsup_asr.stages.decode import read_hyps
 from unsup_asr.stages.extract_features import features_folder
 from unsup_asr.stages.references import hypothesis_mapping, normalize_transcript, reference_phones
-from unsup_asr.stages.segment import load_segments, segments_path
+from unsup_asr.stages.segment import SegmentSet, load_segments, segments_path
 
 logger = logging.getLogger(__name__)
 
@@ -80,15 +80,21 @@ def score_split(cfg: RunConfig, split: str) -> dict[str, Any]:
         result = wer([normalize_transcript(utts[u].text or "") for u in ids], [" ".join(words.get(u, [])) for u in ids])
         out["wer"] = result.rate
         out["wer_detail"] = asdict(result)
-    segs = load_segments(segments_path(cfg, split))
+    return out | segmentation_scores(load_segments(segments_path(cfg, split)), utts, cfg.score.tolerance_ms)
+
+
+def segmentation_scores(segs: SegmentSet, utts: dict[str, Utterance], tolerance_ms: float) -> dict[str, Any]:
+    """Segments per second, and where every utterance has a gold alignment, boundary P/R/F1/OS/R-value
+    (``boundary_harsh``, ``boundary_lenient``; ``boundary_f1`` is the harsh F1) and gold phones per second."""
     total_s = sum(b.shape[0] for b in segs.boundaries) * segs.frame_shift_s
-    out["segments_per_second"] = segments_per_second(sum(e.shape[0] for e in segs.embeddings), total_s)
+    out: dict[str, Any] = {
+        "segments_per_second": segments_per_second(sum(e.shape[0] for e in segs.embeddings), total_s)
+    }
     if all(utts[u].alignment for u in segs.ids):
         refs_b = [alignment_boundaries(utts[u].alignment or []) for u in segs.ids]
         hyps_b = [boundaries_to_seconds(b, segs.frame_shift_s) for b in segs.boundaries]
         for mode in ("harsh", "lenient"):
-            bs = boundary_scores(refs_b, hyps_b, tolerance_ms=cfg.score.tolerance_ms, mode=mode)
-            out[f"boundary_{mode}"] = asdict(bs)
+            out[f"boundary_{mode}"] = asdict(boundary_scores(refs_b, hyps_b, tolerance_ms=tolerance_ms, mode=mode))
         out["boundary_f1"] = out["boundary_harsh"]["f1"]
         out["gold_phones_per_second"] = segments_per_second(sum(len(b) + 1 for b in refs_b), total_s)
     return out
