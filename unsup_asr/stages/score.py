@@ -105,15 +105,15 @@ def _ceilings(cfg: RunConfig) -> dict[str, Any]:
     paths = RunPaths(Path(cfg.out))
     vocab = read_vocab(paths.text)
     index = {p: i for i, p in enumerate(vocab)}
-    for split in (cfg.splits.train, cfg.splits.test):
-        records = read_manifest(paths.manifest(split))
-        if not all(u.alignment and {p for _, _, p in u.alignment} <= set(index) | {"sil"} for u in records):
+    manifests = {split: {u.id: u for u in read_manifest(paths.manifest(split))}
+                 for split in (cfg.splits.train, cfg.splits.test)}
+    for split, records in manifests.items():
+        if not all(u.alignment and {p for _, _, p in u.alignment} <= set(index) | {"sil"} for u in records.values()):
             logger.info("[score] no supervised ceilings: split %s lacks gold alignments in the text's phone set", split)
             return {"ceilings_note": f"not computed: split {split} has no gold phone alignments in the phone set"}
     feat_dir = features_folder(cfg)
     data: dict[str, dict[str, Any]] = {}
-    for split in (cfg.splits.train, cfg.splits.test):
-        utts = {u.id: u for u in read_manifest(paths.manifest(split))}
+    for split, utts in manifests.items():
         fs = FeatureSet(feat_dir, split)
         segs = load_segments(segments_path(cfg, split))
         labels = [ceilings.frame_labels(utts[u], fs.lens[i], fs.frame_shift_s, index) for i, u in enumerate(fs.ids)]
