@@ -21,7 +21,11 @@ from omegaconf import OmegaConf
 from unsup_asr.config import RunConfig, store_configs
 from unsup_asr.stages import STAGES
 
-COMMANDS = [*STAGES, "all", "demo"]
+TOOLS = {
+    "ssl-pretrain": "unsup_asr.ssl.pretrain",
+}
+"""Commands beyond the pipeline stages: command name -> module with ``run(cfg: RunConfig)``."""
+COMMANDS = [*STAGES, "all", "demo", *TOOLS]
 DEMO_CONF = Path(__file__).resolve().parents[1] / "recipes" / "demo" / "conf"
 """The demo recipe's config folder, used when no ``--config-dir`` is given (source checkouts)."""
 
@@ -48,7 +52,8 @@ def load_config(overrides: list[str], config_dir: str | None = None, config_name
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="uasr", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("command", choices=COMMANDS,
-                        help="a stage; `all`: every stage then score (with --config-dir); `demo`: all on the demo")
+                        help="a stage; `all`: every stage then score (with --config-dir); `demo`: all on the demo; "
+                             "or a tool (ssl-pretrain, ...)")
     parser.add_argument("--out", help="output folder (same as the override out=DIR)")
     parser.add_argument("--config-dir", help="recipe config folder (default: recipes/demo/conf)")
     parser.add_argument("--config-name", help="config name inside --config-dir (default: config)")
@@ -67,7 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.show_config:
         sys.stdout.write(OmegaConf.to_yaml(OmegaConf.structured(cfg)))
         return 0
-    module = importlib.import_module(f"unsup_asr.stages.{'demo' if args.command == 'all' else args.command}")
+    if args.command in TOOLS:
+        module = importlib.import_module(TOOLS[args.command])
+    else:
+        module = importlib.import_module(f"unsup_asr.stages.{'demo' if args.command == 'all' else args.command}")
     module.run(cfg)
     return 0
 
