@@ -19,7 +19,9 @@ import segmentation  # noqa: F401 - registers the segmenters in the "segmenter" 
 from gan.config import GanConfig
 from unsup_asr.data.demo import DemoCorpusConfig
 from unsup_asr.data.sources import SourceConfig
+from unsup_asr.data.vad import VadConfig
 from unsup_asr.features import mfcc  # noqa: F401 - registers the featurizers in the "features" group
+from unsup_asr.features.extract_config import ExtractConfig
 
 
 @dataclass(kw_only=True)
@@ -36,8 +38,11 @@ class DataConfig:
     root: str = ""
     """Folder that relative corpus paths in ``sources`` (``root``, ``data_dir``, ``manifest`` is
     relative to its corpus) are resolved against; ``""`` = the current directory."""
+    vad: VadConfig = field(default_factory=VadConfig)
+    """Optional silence removal (silero-vad), recorded in the manifests as ``speech`` regions."""
 
     def validate(self) -> None:
+        self.vad.validate()
         if self.corpus == "demo":
             self.demo.validate()
         elif self.corpus == "sources":
@@ -182,6 +187,8 @@ class RunConfig:
     """Corpus preparation."""
     features: Any = MISSING
     """Featurizer config (group ``features``)."""
+    extract: ExtractConfig = field(default_factory=ExtractConfig)
+    """How features are extracted: sharding, batching, device, extra layers."""
     segmenter: Any = MISSING
     """Segmenter config (group ``segmenter``)."""
     text: TextConfig = field(default_factory=TextConfig)
@@ -194,8 +201,8 @@ class RunConfig:
     """Scoring."""
 
     def validate(self) -> None:
-        for part in (self.splits, self.data, self.features, self.segmenter, self.text, self.gan, self.decode,
-                     self.score):
+        for part in (self.splits, self.data, self.features, self.extract, self.segmenter, self.text, self.gan,
+                     self.decode, self.score):
             part.validate()
 
 

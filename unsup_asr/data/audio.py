@@ -2,7 +2,8 @@
 
 Every audio read in unsup-asr goes through :func:`load_audio`. Files at another sample rate are
 resampled (polyphase, exact rational ratio) and multi-channel files are down-mixed by averaging;
-the manifest records the file's own ``sample_rate`` and ``channels``.
+the manifest records the file's own ``sample_rate`` and ``channels``. :func:`load_utterance` gives
+the audio the featurizers see: only the speech regions when the manifest records a VAD's (``speech``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
+from unsup_asr.data.manifest import Utterance
+from unsup_asr.data.timemap import TimeMap
 from unsup_asr.features.frames import SAMPLE_RATE
 
 
@@ -54,3 +57,13 @@ def load_audio(path: str | os.PathLike[str], target_sr: int = SAMPLE_RATE) -> np
     if not np.all(np.isfinite(mono)):
         raise ValueError(f"audio file {path} contains NaN or Inf samples; re-encode or remove it")
     return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+def load_utterance(utt: Utterance) -> np.ndarray:
+    """The audio of ``utt`` as featurized: float32 mono at 16 kHz, shape ``(M,)``; with VAD regions
+    (``utt.speech``) only those regions, concatenated (see :class:`unsup_asr.data.timemap.TimeMap`)."""
+    wav = load_audio(utt.audio)
+    try:
+        return TimeMap.of(utt).cut(wav)
+    except ValueError as e:
+        raise ValueError(f"{utt.audio} (utterance {utt.id}): {e}") from e

@@ -14,6 +14,11 @@ Example line::
 ``alignment`` is a list of ``[start_s, end_s, phone]`` triples (gold phone segments), present only
 where a corpus provides them; ``phones`` is the reference phone sequence used for PER (never for
 training). ``channels`` records the number of channels of the file (down-mixed on load).
+
+``speech`` is present only when prepare_data ran voice activity detection (``data.vad.enabled``): the
+``[start_s, end_s]`` regions of the original audio that are kept, sorted and disjoint. Features are
+then computed on those regions concatenated, while ``alignment`` stays in original time;
+:class:`unsup_asr.data.timemap.TimeMap` converts between the two.
 """
 
 from __future__ import annotations
@@ -49,6 +54,9 @@ class Utterance:
     """Reference phone sequence, if known (evaluation only)."""
     alignment: list[tuple[float, float, str]] | None = None
     """Gold phone segments ``(start_s, end_s, phone)``, if known (evaluation only)."""
+    speech: list[tuple[float, float]] | None = None
+    """Kept speech regions ``(start_s, end_s)`` in original time, written by prepare_data's voice
+    activity detection; None = the whole audio is used (see :mod:`unsup_asr.data.timemap`)."""
     extra: dict[str, str] = field(default_factory=dict)
     """Free-form corpus-specific fields."""
 
@@ -62,6 +70,8 @@ class Utterance:
         d = {k: v for k, v in d.items() if v is not None and v != {}}
         if self.alignment is not None:
             d["alignment"] = [[round(s, 5), round(e, 5), p] for s, e, p in self.alignment]
+        if self.speech is not None:
+            d["speech"] = [[round(s, 6), round(e, 6)] for s, e in self.speech]
         return json.dumps(d, ensure_ascii=False)
 
     @classmethod
@@ -73,6 +83,10 @@ class Utterance:
         alignment = None
         if ali is not None:
             alignment = [(float(s), float(e), str(p)) for s, e, p in ali]  # type: ignore[attr-defined]
+        regions = d.get("speech")
+        speech = None
+        if regions is not None:
+            speech = [(float(s), float(e)) for s, e in regions]  # type: ignore[attr-defined]
         return cls(
             id=str(d["id"]),
             audio=str(d["audio"]),
@@ -83,6 +97,7 @@ class Utterance:
             text=None if d.get("text") is None else str(d["text"]),
             phones=None if d.get("phones") is None else [str(p) for p in d["phones"]],  # type: ignore[attr-defined]
             alignment=alignment,
+            speech=speech,
             extra={str(k): str(v) for k, v in dict(d.get("extra", {})).items()},  # type: ignore[call-overload]
         )
 

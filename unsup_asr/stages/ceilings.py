@@ -19,6 +19,7 @@ from gan.generator import predict_log_probs
 from gan.supervised import train_supervised
 from segmentation.base import pool_segments
 from unsup_asr.data.manifest import Utterance
+from unsup_asr.data.timemap import TimeMap
 from unsup_asr.decode.viterbi import decode_one
 from unsup_asr.metrics.edit import per
 
@@ -26,11 +27,14 @@ SIL = "<SIL>"
 
 
 def frame_labels(utt: Utterance, num_frames: int, shift_s: float, index: dict[str, int]) -> np.ndarray:
-    """Gold phone id of each frame ``(T,)`` (frame centre inside a phone segment; else silence)."""
+    """Gold phone id of each frame ``(T,)`` (frame centre inside a phone segment; else silence).
+
+    Frames are those of the featurized audio; with VAD regions (``utt.speech``) each frame centre is
+    mapped to original time (:class:`~unsup_asr.data.timemap.TimeMap`), where the alignment lives."""
     if utt.alignment is None:
         raise ValueError(f"utterance {utt.id} has no phone alignment; ceilings need gold alignments")
     labels = np.full(num_frames, index[SIL], dtype=np.int64)
-    centres = (np.arange(num_frames) + 0.5) * shift_s
+    centres = TimeMap.of(utt).to_original((np.arange(num_frames) + 0.5) * shift_s)
     for start, end, phone in utt.alignment:
         labels[(centres >= start) & (centres < end)] = index.get(phone, index[SIL])
     return labels

@@ -13,8 +13,11 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from unsup_asr.config import RunConfig
 from unsup_asr.data.manifest import Utterance, read_manifest
+from unsup_asr.data.timemap import TimeMap
 from unsup_asr.features.cache import FeatureSet
 from unsup_asr.features.frames import boundaries_to_seconds
 from unsup_asr.io import atomic_write_json
@@ -85,14 +88,19 @@ def score_split(cfg: RunConfig, split: str) -> dict[str, Any]:
 
 def segmentation_scores(segs: SegmentSet, utts: dict[str, Utterance], tolerance_ms: float) -> dict[str, Any]:
     """Segments per second, and where every utterance has a gold alignment, boundary P/R/F1/OS/R-value
-    (``boundary_harsh``, ``boundary_lenient``; ``boundary_f1`` is the harsh F1) and gold phones per second."""
+    (``boundary_harsh``, ``boundary_lenient``; ``boundary_f1`` is the harsh F1) and gold phones per second.
+
+    Gold alignments are in original time; predicted boundaries (frames of the featurized audio) are
+    mapped to original time first (:class:`~unsup_asr.data.timemap.TimeMap`: the identity without VAD
+    regions). Both rates are per second of featurized (kept) audio."""
     total_s = sum(b.shape[0] for b in segs.boundaries) * segs.frame_shift_s
     out: dict[str, Any] = {
         "segments_per_second": segments_per_second(sum(e.shape[0] for e in segs.embeddings), total_s)
     }
     if all(utts[u].alignment for u in segs.ids):
         refs_b = [alignment_boundaries(utts[u].alignment or []) for u in segs.ids]
-        hyps_b = [boundaries_to_seconds(b, segs.frame_shift_s) for b in segs.boundaries]
+        hyps_b = [TimeMap.of(utts[u]).to_original(np.asarray(boundaries_to_seconds(b, segs.frame_shift_s))).tolist()
+                  for u, b in zip(segs.ids, segs.boundaries, strict=True)]
         for mode in ("harsh", "lenient"):
             out[f"boundary_{mode}"] = asdict(boundary_scores(refs_b, hyps_b, tolerance_ms=tolerance_ms, mode=mode))
         out["boundary_f1"] = out["boundary_harsh"]["f1"]
