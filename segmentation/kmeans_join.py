@@ -1,9 +1,10 @@
 """The wav2vec-U baseline segmenter: PCA, k-means on frames, merge runs of equal cluster ids.
 
-Fit: PCA (to ``pca_dim``) and k-means (``num_clusters``) on up to ``max_fit_frames`` random
-training frames (faiss). Apply: each frame gets its nearest centroid; a segment starts wherever the
-cluster id changes (wav2vec-U's JOIN), optionally absorbing runs shorter than ``min_frames`` into
-the previous segment; each segment's embedding is the mean of its PCA-projected frames.
+Fit: PCA (to ``pca_dim``) and k-means (``num_clusters``, :mod:`unsup_asr.kmeans`) on up to
+``max_fit_frames`` random training frames. Apply: each frame gets its nearest centroid; a segment
+starts wherever the cluster id changes (wav2vec-U's JOIN), optionally absorbing runs shorter than
+``min_frames`` into the previous segment; each segment's embedding is the mean of its PCA-projected
+frames.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import faiss
 import numpy as np
 import torch
 
 from segmentation.base import SEGMENTERS, Segmentation, Segmenter, batch_segmentation, pool_segments
 from unsup_asr.io import atomic_write
+from unsup_asr.kmeans import fit_kmeans
 
 
 @dataclass(kw_only=True)
@@ -81,9 +82,7 @@ class KMeansJoinSegmenter(Segmenter):
         self.proj = eigvec[:, ::-1][:, :pca_dim].astype(np.float32)
         self.out_dim = pca_dim
         x = np.ascontiguousarray(centred @ self.proj)
-        km = faiss.Kmeans(pca_dim, cfg.num_clusters, niter=cfg.kmeans_iters, seed=cfg.seed, verbose=False)
-        km.train(x)
-        self.centroids = np.array(km.centroids, dtype=np.float32)
+        self.centroids = fit_kmeans(x, cfg.num_clusters, iters=cfg.kmeans_iters, seed=cfg.seed)
 
     def _require_fit(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if self.mean is None or self.proj is None or self.centroids is None:

@@ -22,6 +22,7 @@ from unsup_asr.data.sources import SourceConfig
 from unsup_asr.data.vad import VadConfig
 from unsup_asr.features import mfcc  # noqa: F401 - registers the featurizers in the "features" group
 from unsup_asr.features.extract_config import ExtractConfig
+from unsup_asr.ssl.config import SslConfig
 
 
 @dataclass(kw_only=True)
@@ -199,10 +200,12 @@ class RunConfig:
     """Decoding."""
     score: ScoreConfig = field(default_factory=ScoreConfig)
     """Scoring."""
+    ssl: SslConfig = field(default_factory=SslConfig)
+    """Pre-training of the library's own SSL model (``uasr ssl-pretrain``; not part of ``all``)."""
 
     def validate(self) -> None:
         for part in (self.splits, self.data, self.features, self.extract, self.segmenter, self.text, self.gan,
-                     self.decode, self.score):
+                     self.decode, self.score, self.ssl):
             part.validate()
 
 
