@@ -6,7 +6,7 @@ Note: PyPI has an unrelated distribution named ``segmentation``; this package is
 Every implementation module is imported here, explicitly, so that it registers itself.
 """
 
-from segmentation import kmeans_join, uniform
+from segmentation import kmeans_join, sawv, uniform
 from segmentation.base import SEGMENTERS, Segmentation, Segmenter
 
-__all__ = ["SEGMENTERS", "Segmentation", "Segmenter", "kmeans_join", "uniform"]
+__all__ = ["SEGMENTERS", "Segmentation", "Segmenter", "kmeans_join", "sawv", "uniform"]
