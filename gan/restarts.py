@@ -36,23 +36,26 @@ def train_gan_seeds(
     valid: list[np.ndarray],
     select_score: SelectScore,
     eval_hook: EvalHook | None = None,
+    init_generator: Path | None = None,
 ) -> TrainResult:
     """Run :func:`gan.train_gan` for seeds ``cfg.seed .. cfg.seed + cfg.num_seeds - 1``.
 
     Returns the result of the run with the lowest selection score, with ``best_checkpoint`` at
     ``out_dir/best.pt`` and ``seconds`` / ``num_updates_done`` summed over all runs. With
-    ``num_seeds == 1`` this is exactly ``train_gan(cfg, ..., out_dir)``.
+    ``num_seeds == 1`` this is exactly ``train_gan(cfg, ..., out_dir)``. ``init_generator`` (a
+    ``best.pt``) is passed to every run: each starts its generator from those weights.
     """
     cfg.validate()
     if cfg.num_seeds == 1:
-        return train_gan(cfg, train, text, vocab, out_dir, valid=valid, select_score=select_score, eval_hook=eval_hook)
+        return train_gan(cfg, train, text, vocab, out_dir, valid=valid, select_score=select_score, eval_hook=eval_hook,
+                         init_generator=init_generator)
     runs: dict[int, TrainResult] = {}
     for i in range(cfg.num_seeds):
         sub = dataclasses.replace(cfg, seed=cfg.seed + i, num_seeds=1, max_seconds=cfg.max_seconds / cfg.num_seeds)
         logger.info("GAN run %d/%d (seed %d)", i + 1, cfg.num_seeds, sub.seed)
         runs[sub.seed] = train_gan(
             sub, train, text, vocab, out_dir / f"seed{sub.seed}", valid=valid, select_score=select_score,
-            eval_hook=eval_hook,
+            eval_hook=eval_hook, init_generator=init_generator,
         )
     seed, best = min(runs.items(), key=lambda kv: kv[1].best_score)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -25,7 +25,7 @@ import torch
 from tqdm import tqdm
 
 from gan import losses
-from gan.checkpoint import BEST, LAST, TrainingState, load_last, save_best, save_last
+from gan.checkpoint import BEST, LAST, TrainingState, load_generator, load_last, save_best, save_last
 from gan.config import GanConfig
 from gan.data import check_features, check_text, one_hot_text, pad_features, sample_batch
 from gan.discriminator import Discriminator
@@ -131,14 +131,17 @@ def train_gan(
     valid: list[np.ndarray],
     select_score: SelectScore,
     eval_hook: EvalHook | None = None,
+    init_generator: Path | None = None,
 ) -> TrainResult:
     """Train a generator on segment features ``train`` (``(S_i, D)`` arrays) against unpaired
     phone-id sentences ``text`` (ids into ``vocab``); keep as ``best.pt`` the generator whose
     decoding of ``valid`` gets the lowest ``select_score``.
 
     ``eval_hook(step, valid_hypotheses)`` may return extra ``eval/*`` metrics to log (e.g. a PER
-    where labels exist); it never influences selection. Resumes from ``out_dir/last.pt``; if
-    ``out_dir/.done`` exists, returns the stored result without training.
+    where labels exist); it never influences selection. ``init_generator`` (a ``best.pt``) starts
+    the generator (and its EMA) from that checkpoint's weights instead of a fresh initialisation;
+    the discriminator still starts afresh. Resumes from ``out_dir/last.pt``; if ``out_dir/.done``
+    exists, returns the stored result without training.
     """
     cfg.validate()
     out_dir = Path(out_dir)
@@ -156,6 +159,8 @@ def train_gan(
     rng = np.random.default_rng(cfg.seed)
     gen = Generator(cfg.generator, dim, vocab)
     fit_clusters(gen, train, rng)
+    if init_generator is not None:
+        _load_initial_generator(gen, Path(init_generator))
     gen = gen.to(device)
     gen_ema = copy.deepcopy(gen).requires_grad_(False)
     disc = Discriminator(cfg.discriminator, len(vocab)).to(device)
@@ -207,6 +212,18 @@ def train_gan(
     state.seconds = start_seconds + time.monotonic() - start
     save_last(out_dir / LAST, state=state, rng=rng, **models)
     return _finish(out_dir, state)
+
+
+def _load_initial_generator(gen: Generator, path: Path) -> None:
+    """Copy the weights (and cluster centroids) of the ``best.pt`` at ``path`` into ``gen``."""
+    init = load_generator(path)
+    if init.input_dim != gen.input_dim or init.vocab != gen.vocab or init.cfg != gen.cfg:
+        raise ValueError(
+            f"cannot initialise the generator from {path}: it has input dim {init.input_dim}, "
+            f"{len(init.vocab)} phones and {init.cfg}, but training needs input dim {gen.input_dim}, "
+            f"{len(gen.vocab)} phones and {gen.cfg}; use segments and text of the same pipeline"
+        )
+    gen.load_state_dict(init.state_dict())
 
 
 def _finish(out_dir: Path, state: TrainingState) -> TrainResult:

@@ -23,6 +23,7 @@ from unsup_asr.stages import STAGES
 
 TOOLS = {
     "ssl-pretrain": "unsup_asr.ssl.pretrain",
+    "rl-iterate": "unsup_asr.stages.rl_iterate",
 }
 """Commands beyond the pipeline stages: command name -> module with ``run(cfg: RunConfig)``."""
 COMMANDS = [*STAGES, "all", "demo", *TOOLS]

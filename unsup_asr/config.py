@@ -17,6 +17,7 @@ from omegaconf import MISSING, OmegaConf
 
 import segmentation  # noqa: F401 - registers the segmenters in the "segmenter" config group
 from gan.config import GanConfig
+from segmentation.rl.config import RlConfig
 from unsup_asr.data.demo import DemoCorpusConfig
 from unsup_asr.data.sources import SourceConfig
 from unsup_asr.data.vad import VadConfig
@@ -200,12 +201,14 @@ class RunConfig:
     """Decoding."""
     score: ScoreConfig = field(default_factory=ScoreConfig)
     """Scoring."""
+    rl: RlConfig = field(default_factory=RlConfig)
+    """RL boundary segmenter and GAN re-training iterations (``uasr rl-iterate``; not part of ``all``)."""
     ssl: SslConfig = field(default_factory=SslConfig)
     """Pre-training of the library's own SSL model (``uasr ssl-pretrain``; not part of ``all``)."""
 
     def validate(self) -> None:
         for part in (self.splits, self.data, self.features, self.extract, self.segmenter, self.text, self.gan,
-                     self.decode, self.score, self.ssl):
+                     self.decode, self.score, self.ssl, self.rl):
             part.validate()
 
 

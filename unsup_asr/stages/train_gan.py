@@ -17,8 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from gan.config import GanConfig
 from gan.plot import plot_curves
 from gan.restarts import train_gan_seeds
+from gan.trainer import TrainResult
 from unsup_asr.config import RunConfig
 from unsup_asr.io import DONE, atomic_write_json
 from unsup_asr.metrics.unsupervised import weighted_lm_ppl
@@ -35,11 +37,31 @@ def run(cfg: RunConfig) -> Path:
     cfg.gan.validate()
     paths = RunPaths(Path(cfg.out))
     t0 = time.time()
-    vocab = read_vocab(paths.text)
-    text = read_text_ids(paths.text, vocab)
     train = load_segments(segments_path(cfg, cfg.splits.train)).embeddings
     valid = load_segments(segments_path(cfg, cfg.splits.valid)).embeddings
-    text = _length_matched(text, train)
+    _clear_if_stale(paths.gan, _inputs(cfg))
+    result = train_on_segments(cfg, cfg.gan, train, valid, paths.gan)
+    logger.info("[train_gan] %d updates, selected step %d (weighted LM ppl %.2f) -> %s (%.1f s)",
+                result.num_updates_done, result.best_step, result.best_score, result.best_checkpoint,
+                time.time() - t0)
+    return result.best_checkpoint
+
+
+def train_on_segments(
+    cfg: RunConfig,
+    gan_cfg: GanConfig,
+    train: list[np.ndarray],
+    valid: list[np.ndarray],
+    out_dir: Path,
+    *,
+    init_generator: Path | None = None,
+) -> TrainResult:
+    """Train the GAN (``gan_cfg``'s seeds) on segment embeddings ``train`` against the run's unpaired
+    text, selecting by the unsupervised score on ``valid``; writes ``out_dir`` (``best.pt``,
+    ``curves.png``, ...). ``init_generator`` (a ``best.pt``) starts every seed's generator from it."""
+    paths = RunPaths(Path(cfg.out))
+    vocab = read_vocab(paths.text)
+    text = _length_matched(read_text_ids(paths.text, vocab), train)
     lm = KenLM(lm_path(paths.text, cfg.text.lm_order))
     phones = [p for p in vocab if p != SIL]
 
@@ -47,13 +69,10 @@ def run(cfg: RunConfig) -> Path:
         """Unsupervised: LM perplexity of the outputs / vocabulary usage^2. No labels."""
         return weighted_lm_ppl(hyps, lm, vocab=phones).weighted_lm_ppl
 
-    _clear_if_stale(paths.gan, _inputs(cfg))
-    result = train_gan_seeds(cfg.gan, train, text, vocab, paths.gan, valid=valid, select_score=select_score)
-    plot_curves(result.history, paths.gan / "curves.png")
-    logger.info("[train_gan] %d updates, selected step %d (weighted LM ppl %.2f) -> %s (%.1f s)",
-                result.num_updates_done, result.best_step, result.best_score, result.best_checkpoint,
-                time.time() - t0)
-    return result.best_checkpoint
+    result = train_gan_seeds(gan_cfg, train, text, vocab, out_dir, valid=valid, select_score=select_score,
+                             init_generator=init_generator)
+    plot_curves(result.history, out_dir / "curves.png")
+    return result
 
 
 def _length_matched(text: list[np.ndarray], train: list[np.ndarray]) -> list[np.ndarray]:
