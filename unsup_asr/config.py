@@ -24,6 +24,7 @@ from unsup_asr.data.vad import VadConfig
 from unsup_asr.features import mfcc  # noqa: F401 - registers the featurizers in the "features" group
 from unsup_asr.features.extract_config import ExtractConfig
 from unsup_asr.ssl.config import SslConfig
+from unsup_asr.sweep.config import SweepConfig
 
 
 @dataclass(kw_only=True)
@@ -205,10 +206,12 @@ class RunConfig:
     """RL boundary segmenter and GAN re-training iterations (``uasr rl-iterate``; not part of ``all``)."""
     ssl: SslConfig = field(default_factory=SslConfig)
     """Pre-training of the library's own SSL model (``uasr ssl-pretrain``; not part of ``all``)."""
+    sweep: SweepConfig = field(default_factory=SweepConfig)
+    """Layer sweeps (``uasr sweep-layers``)."""
 
     def validate(self) -> None:
         for part in (self.splits, self.data, self.features, self.extract, self.segmenter, self.text, self.gan,
-                     self.decode, self.score, self.ssl, self.rl):
+                     self.decode, self.score, self.ssl, self.rl, self.sweep):
             part.validate()
 
 
