@@ -26,9 +26,13 @@ TOOLS = {
     "rl-iterate": "unsup_asr.stages.rl_iterate",
 }
 """Commands beyond the pipeline stages: command name -> module with ``run(cfg: RunConfig)``."""
-SWEEP = "sweep-layers"
-"""``uasr sweep-layers``: expands hydra multirun overrides itself (:mod:`unsup_asr.sweep.run`)."""
-COMMANDS = [*STAGES, "all", "demo", *TOOLS, SWEEP]
+SWEEPS = {
+    "sweep-layers": "unsup_asr.sweep.run:run_sweep",
+    "compare-segmenters": "unsup_asr.sweep.compare:run_compare",
+}
+"""Commands that compose one config per job themselves (from the raw overrides): name -> function
+``(overrides, config_dir, config_name)``."""
+COMMANDS = [*STAGES, "all", "demo", *TOOLS, *SWEEPS]
 DEMO_CONF = Path(__file__).resolve().parents[1] / "recipes" / "demo" / "conf"
 """The demo recipe's config folder, used when no ``--config-dir`` is given (source checkouts)."""
 
@@ -56,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="uasr", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("command", choices=COMMANDS,
                         help="a stage; `all`: every stage then score (with --config-dir); `demo`: all on the demo; "
-                             "or a tool (ssl-pretrain, rl-iterate, sweep-layers)")
+                             "or a tool (ssl-pretrain, rl-iterate, sweep-layers, compare-segmenters)")
     parser.add_argument("--out", help="output folder (same as the override out=DIR)")
     parser.add_argument("--config-dir", help="recipe config folder (default: recipes/demo/conf)")
     parser.add_argument("--config-name", help="config name inside --config-dir (default: config)")
@@ -71,10 +75,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             config_name = args.config_name or "run"
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    if args.command == SWEEP and not args.show_config:
-        from unsup_asr.sweep.run import run_sweep
-
-        run_sweep(overrides, config_dir, config_name)
+    if args.command in SWEEPS and not args.show_config:
+        module_name, func = SWEEPS[args.command].split(":")
+        getattr(importlib.import_module(module_name), func)(overrides, config_dir, config_name)
         return 0
     cfg = load_config(overrides, config_dir, config_name)
     if args.show_config:

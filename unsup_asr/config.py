@@ -24,7 +24,7 @@ from unsup_asr.data.vad import VadConfig
 from unsup_asr.features import mfcc  # noqa: F401 - registers the featurizers in the "features" group
 from unsup_asr.features.extract_config import ExtractConfig
 from unsup_asr.ssl.config import SslConfig
-from unsup_asr.sweep.config import SweepConfig
+from unsup_asr.sweep.config import CompareConfig, SweepConfig
 
 
 @dataclass(kw_only=True)
@@ -208,10 +208,13 @@ class RunConfig:
     """Pre-training of the library's own SSL model (``uasr ssl-pretrain``; not part of ``all``)."""
     sweep: SweepConfig = field(default_factory=SweepConfig)
     """Layer sweeps (``uasr sweep-layers``)."""
+    compare: CompareConfig = field(default_factory=CompareConfig)
+    """Segmenter comparison (``uasr compare-segmenters``)."""
 
     def validate(self) -> None:
         for part in (self.splits, self.data, self.features, self.extract, self.segmenter, self.text, self.gan,
-                     self.decode, self.score, self.ssl, self.rl, self.sweep):
+                     self.decode, self.score, self.ssl, self.rl, self.sweep,
+                     self.compare):
             part.validate()
 
 

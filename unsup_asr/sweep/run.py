@@ -81,15 +81,18 @@ def selection_score(gan_dir: Path) -> float:
     return float(json.loads((gan_dir / ".done").read_text(encoding="utf-8"))["best_score"])
 
 
-def _link(target: Path, link: Path) -> None:
-    link.parent.mkdir(parents=True, exist_ok=True)
-    if link.is_symlink() and Path(os.readlink(link)) == target:
-        return
-    if link.is_symlink():
-        link.unlink()
-    elif link.exists():
-        raise FileExistsError(f"{link} exists and is not a link to {target}; delete the sweep job folder")
-    link.symlink_to(target, target_is_directory=True)
+def link_shared(job: Path, shared_out: Path) -> None:
+    """Make ``job/data`` and ``job/exp/features`` links to the shared run's corpus/text and feature cache."""
+    for target, link in ((shared_out.resolve() / "data", job / "data"),
+                         (RunPaths(shared_out.resolve()).features, RunPaths(job).features)):
+        link.parent.mkdir(parents=True, exist_ok=True)
+        if link.is_symlink() and Path(os.readlink(link)) == target:
+            continue
+        if link.is_symlink():
+            link.unlink()
+        elif link.exists():
+            raise FileExistsError(f"{link} exists and is not a link to {target}; delete the job folder {job}")
+        link.symlink_to(target, target_is_directory=True)
 
 
 def _features_id(cfg: RunConfig) -> str:
@@ -121,18 +124,16 @@ def _pnmi(cfg: RunConfig, split: str) -> dict[str, float]:
     return q
 
 
-def _run_job(cfg: RunConfig, shared: RunConfig) -> dict[str, Any]:
-    """segment -> train_gan -> decode -> score in the job folder ``cfg.out`` (shared data/features)."""
-    out, base = Path(cfg.out), RunPaths(Path(shared.out))
-    _link(base.out.resolve() / "data", out / "data")
-    _link(base.features.resolve(), RunPaths(out).features)
+def run_pipeline(cfg: RunConfig) -> dict[str, Any]:
+    """segment -> train_gan -> decode -> score in ``cfg.out`` (see :func:`link_shared`); the figures
+    of one job, including the unsupervised selection score of the kept generator."""
     t0 = time.time()
     for stage in (segment.run, train_gan.run, decode.run):
         stage(cfg)
     result = json.loads(score.run(cfg).read_text(encoding="utf-8"))
     return {
         "per": result.get("per"), "wer": result.get("wer"), "per_phone_lm": result.get("per_phone_lm"),
-        "selection_score": selection_score(RunPaths(out).gan), "boundary_f1": result.get("boundary_f1"),
+        "selection_score": selection_score(RunPaths(Path(cfg.out)).gan), "boundary_f1": result.get("boundary_f1"),
         "segments_per_second": result.get("segments_per_second"),
         "supervised_probe_per": result.get("supervised_ceiling_per_same_segments"),
         "seconds": round(time.time() - t0, 1),
@@ -166,7 +167,8 @@ def run_sweep(overrides: list[str], config_dir: str | None, config_name: str) ->
             logger.info("[sweep] job %d/%d %s cached", i, len(jobs), name)
         else:
             logger.info("[sweep] job %d/%d %s: %s", i, len(jobs), name, " ".join(values[k] for k in swept))
-            result = _run_job(cfg, shared)
+            link_shared(root / name, Path(shared.out))
+            result = run_pipeline(cfg)
             atomic_write_json(done, {"overrides": job, "result": result})
             row.update(result)
         if pnmi_split:
