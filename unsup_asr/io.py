@@ -7,6 +7,7 @@ folder counts as finished only once its ``.done`` marker exists, which is writte
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -59,3 +60,12 @@ def mark_done(folder: str | os.PathLike[str], info: dict[str, Any] | None = None
 def clear_done(folder: str | os.PathLike[str]) -> None:
     """Remove the completion marker (before re-writing a folder)."""
     (Path(folder) / DONE).unlink(missing_ok=True)
+
+
+def file_sha1(path: str | os.PathLike[str]) -> str:
+    """SHA-1 hex digest of a file's bytes, read in 1 MiB chunks (checkpoints can be large)."""
+    h = hashlib.sha1()
+    with Path(path).open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

@@ -10,7 +10,6 @@ positional convolution; the front end runs per utterance).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 import torch
 
 from unsup_asr.features.featurizer import FEATURIZERS, Featurizer
+from unsup_asr.io import file_sha1
 
 
 @dataclass(kw_only=True)
@@ -40,14 +40,6 @@ class SslFeaturesConfig:
             raise ValueError(f"features.device={self.device!r} must be 'auto', 'cpu', 'cuda' or 'cuda:N'")
 
 
-def _file_sha1(path: Path) -> str:
-    h = hashlib.sha1()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 @FEATURIZERS.register("ssl", config=SslFeaturesConfig)
 class SslFeaturizer(Featurizer):
     """Hidden states of the own SSL model for the requested layers, from one forward pass."""
@@ -66,7 +58,7 @@ class SslFeaturizer(Featurizer):
         self.num_layers = self.model.num_layers
         self.dim = self.model.cfg.dim
         self.frame_shift_s = self.front.frame_shift_s
-        self._sha1 = _file_sha1(self.path)
+        self._sha1 = file_sha1(self.path)
 
     def cache_config(self) -> dict[str, Any]:
         return {"featurizer": "ssl", "checkpoint_sha1": self._sha1, "front_end": self.front.cache_config()}

@@ -13,7 +13,6 @@ wrote), so changing the settings, or a rebuilt corpus, re-runs it; turning VAD o
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -31,7 +30,7 @@ from unsup_asr.data.manifest import Utterance, read_manifest, write_manifest
 from unsup_asr.data.sources import prepare_sources
 from unsup_asr.data.vad import SpeechDetector
 from unsup_asr.features.frames import SAMPLE_RATE
-from unsup_asr.io import atomic_write_json, mark_done
+from unsup_asr.io import atomic_write_json, file_sha1, mark_done
 from unsup_asr.paths import RunPaths
 from unsup_asr.stages.common import up_to_date
 
@@ -86,10 +85,6 @@ def recorded_vad(corpus: Path) -> dict[str, Any] | None:
     return settings
 
 
-def _sha1(path: Path) -> str:
-    return hashlib.sha1(path.read_bytes()).hexdigest()
-
-
 def _read_raw(path: Path) -> list[Utterance]:
     """Manifest records as written (relative audio paths left relative, unlike read_manifest)."""
     if not path.is_file():
@@ -116,7 +111,7 @@ def _apply_vad(cfg: RunConfig, paths: RunPaths) -> None:
     settings = asdict(vad)
     if marker.is_file():
         old = json.loads(marker.read_text(encoding="utf-8"))
-        if old["vad"] == settings and old["manifests"] == {s: _sha1(paths.manifest(s)) for s in splits}:
+        if old["vad"] == settings and old["manifests"] == {s: file_sha1(paths.manifest(s)) for s in splits}:
             logger.info("[prepare_data] VAD regions up to date in %s", paths.corpus)
             return
     marker.unlink(missing_ok=True)
@@ -137,7 +132,7 @@ def _apply_vad(cfg: RunConfig, paths: RunPaths) -> None:
             kept += sum(e - s for s, e in regions)
             total += wav.shape[0] / SAMPLE_RATE
         write_manifest(manifest, utts)
-    atomic_write_json(marker, {"vad": settings, "manifests": {s: _sha1(paths.manifest(s)) for s in splits},
+    atomic_write_json(marker, {"vad": settings, "manifests": {s: file_sha1(paths.manifest(s)) for s in splits},
                                "kept_s": round(kept, 3), "total_s": round(total, 3), "no_speech": no_speech})
     logger.info("[prepare_data] VAD (silero-vad %s): kept %.3f of %.3f h (%.1f%%)", detector.version, kept / 3600,
                 total / 3600, 100 * kept / max(total, 1e-9))

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from segmentation import SEGMENTERS, Segmenter
 from unsup_asr.config import RunConfig
 from unsup_asr.features.cache import FeatureSet
-from unsup_asr.io import atomic_write, mark_done
+from unsup_asr.io import atomic_write, file_sha1, mark_done
 from unsup_asr.paths import RunPaths
 from unsup_asr.stages.common import up_to_date
 from unsup_asr.stages.extract_features import features_folder
@@ -81,11 +81,21 @@ def segments_path(cfg: RunConfig, split: str) -> Path:
     return RunPaths(Path(cfg.out)).segments(cfg.segmenter.name) / f"{split}.npz"
 
 
+def _referenced_files(segmenter_cfg: Any) -> dict[str, str]:
+    """SHA-1 of every existing file a segmenter config field names (checkpoints such as a policy)."""
+    return {k: file_sha1(v) for k, v in sorted(asdict(segmenter_cfg).items())
+            if isinstance(v, str) and v and Path(v).is_file()}
+
+
 def run(cfg: RunConfig) -> Path:
     cfg.segmenter.validate()
     out = RunPaths(Path(cfg.out)).segments(cfg.segmenter.name)
     feat_dir = features_folder(cfg)
-    info = {"segmenter": asdict(cfg.segmenter), "features": str(feat_dir), "splits": cfg.splits.all()}
+    info: dict[str, Any] = {"segmenter": asdict(cfg.segmenter), "features": str(feat_dir),
+                            "splits": cfg.splits.all()}
+    files = _referenced_files(cfg.segmenter)
+    if files:  # e.g. the rl segmenter's policy: a new policy at the same path must not reuse old segments
+        info["files_sha1"] = files
     if up_to_date(out, info):
         logger.info("[segment] cached in %s", out)
         return out
