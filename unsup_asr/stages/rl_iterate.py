@@ -1,6 +1,7 @@
 """``uasr rl-iterate``: REBORN-style iterations of an RL boundary segmenter and GAN re-training.
 
-Starts from a finished run (features, text, the ``cfg.segmenter`` segments, ``exp/gan/best.pt``).
+Starts from a finished run (features, text, the ``cfg.segmenter`` segments, ``exp/gan/best.pt``),
+re-running (or reading from cache) those stages so that they match ``cfg``.
 For ``i = 1 .. rl.iterations``:
 
 1. **policy**: a CNN boundary policy clones the previous boundaries (the starting segmenter's for
@@ -53,6 +54,7 @@ from unsup_asr.io import DONE, atomic_write_json, atomic_write_text, is_done, ma
 from unsup_asr.metrics.edit import per
 from unsup_asr.metrics.unsupervised import weighted_lm_ppl
 from unsup_asr.paths import RunPaths
+from unsup_asr.stages import extract_features, segment, train_gan
 from unsup_asr.stages.common import read_vocab, up_to_date
 from unsup_asr.stages.extract_features import features_folder
 from unsup_asr.stages.prepare_text import lm_path
@@ -72,11 +74,14 @@ def run(cfg: RunConfig) -> Path:
     cfg.rl.validate()
     paths = RunPaths(Path(cfg.out))
     root = paths.out / "exp" / "rl"
-    start_seg_dir = paths.segments(cfg.segmenter.name)
-    start_gan = paths.gan / "best.pt"
-    if not is_done(start_seg_dir) or not start_gan.is_file():
-        raise FileNotFoundError(f"rl-iterate starts from a finished run: {start_seg_dir} (segment) and {start_gan} "
-                                f"(train_gan) must exist; run `uasr all` on {paths.out} first")
+    if not paths.manifest(cfg.splits.train).is_file() or not lm_path(paths.text, cfg.text.lm_order).is_file():
+        raise FileNotFoundError(f"rl-iterate starts from a prepared run: run `uasr all` on {paths.out} first")
+    # The starting point must be *this* config's segments and GAN: each stage returns its cached output
+    # when it is up to date with cfg and recomputes it otherwise (segments left by another segmenter
+    # config under the same name, or a GAN trained on other segments, are never used as they are).
+    extract_features.run(cfg)
+    start_seg_dir = segment.run(cfg)
+    start_gan = train_gan.run(cfg)
     device = _device(cfg.rl.device)
     feat_dir = features_folder(cfg)
     start = build_segmenter(cfg.segmenter)
