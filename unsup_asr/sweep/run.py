@@ -13,6 +13,9 @@ into the cartesian product of jobs. Then:
 3. Each job runs segment -> train_gan -> decode -> score in ``out/sweep/<name>/<job>/``, whose
    ``data`` and ``exp/features`` link to the shared ones. A finished job (``result.json``) is
    skipped on re-runs; a killed one resumes through the stages' own markers and checkpoints.
+   Sweep keys of the later stages (``layer``, ``segmenter.*``, ``gan.*``, ``decode.*``); keys that
+   change the prepared corpus or text (``data.*``, ``text.*``) belong in separate runs, since all
+   jobs share ``out/data``.
 4. Per distinct (featurizer, layer): phone purity and PNMI of k-means clusters against gold
    alignments (:mod:`unsup_asr.sweep.layer_pnmi`) on ``sweep.pnmi_split`` -- needs no GAN training.
 5. ``sweep.csv`` (one row per job) and ``sweep.png`` (PER, the unsupervised selection score and
