@@ -33,6 +33,7 @@ from segmentation.rl.reward import (
     utterance_perplexity,
 )
 from segmentation.rl.scorer import RewardScorer
+from tests.unit.stages.test_pipeline import TINY as PIPELINE_TINY
 
 VOCAB = ["a", "b", "c", "d", "<SIL>"]
 
@@ -327,18 +328,9 @@ def test_gan_starts_from_the_given_generator(tmp_path: Path) -> None:
 # --- rl-iterate on a tiny run ---------------------------------------------------------------------------------
 
 TINY = [
-    "data.demo.num_train=16",
-    "data.demo.num_valid=4",
-    "data.demo.num_test=4",
-    "data.demo.num_unpaired_text=300",
-    "segmenter.num_clusters=16",
-    "segmenter.pca_dim=16",
+    *PIPELINE_TINY,
     "text.word_lm_order=0",
-    "gan.num_updates=40",
     "gan.num_seeds=1",
-    "gan.batch_size=8",
-    "gan.eval_every=20",
-    "gan.checkpoint_every=20",
     "rl.bc_epochs=2",
     "rl.rl_updates=4",
     "rl.batch_size=4",
