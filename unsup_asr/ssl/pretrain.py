@@ -256,7 +256,10 @@ def run(cfg: RunConfig) -> Path:
     prev: SslModel | None = None
     for i, it in enumerate(scfg.iterations, start=1):
         out_dir = root / f"iter{i}"
-        info = json.loads(json.dumps({"iteration": i, "ssl": asdict(scfg), "splits": splits}))
+        # iteration i depends on the settings and on iterations 1..i, not on later ones (adding an
+        # iteration or changing the last one keeps the finished earlier ones)
+        settings = {**asdict(scfg), "iterations": [asdict(x) for x in scfg.iterations[:i]]}
+        info = json.loads(json.dumps({"iteration": i, "ssl": settings, "splits": splits}))
         record = out_dir / "inputs.json"
         if out_dir.exists() and (not record.is_file() or json.loads(record.read_text()) != info):
             logger.warning("[ssl-pretrain] %s was made with other settings: starting it afresh", out_dir)

@@ -72,6 +72,32 @@ def test_pretrain_two_iterations_then_cached(tmp_path: Path, monkeypatch: pytest
 
     monkeypatch.setattr(pretrain, "train_iteration", no_training)
     assert pretrain.run(_cfg(tmp_path)) == final
+    # a run with only the first iteration reuses it (later iterations are not part of its identity)
+    one = _cfg(tmp_path)
+    one.ssl.iterations = one.ssl.iterations[:1]
+    assert pretrain.run(one) == final
+    assert load_checkpoint(final)[1]["iteration"] == 1
+
+
+def test_changing_a_later_iteration_keeps_the_earlier_ones(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _tone_corpus(tmp_path)
+    cfg = _cfg(tmp_path, epochs=2)
+    pretrain.run(cfg)
+    trained: list[str] = []
+    real = pretrain.train_iteration
+
+    def recording(scfg: object, it: object, frames: object, targets: object, monitor: object, out_dir: Path,
+                  device: object) -> object:
+        trained.append(out_dir.name)
+        return real(scfg, it, frames, targets, monitor, out_dir, device)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pretrain, "train_iteration", recording)
+    cfg.ssl.iterations[1].epochs = 1
+    pretrain.run(cfg)
+    assert trained == ["iter2"]
+    cfg.ssl.iterations[0].epochs = 1
+    pretrain.run(cfg)
+    assert trained == ["iter2", "iter1", "iter2"]  # iteration 2's targets come from iteration 1
 
 
 def test_killed_iteration_resumes_from_last_epoch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
