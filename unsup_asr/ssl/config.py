@@ -52,10 +52,15 @@ class SslIterationConfig:
     """Passes over the pre-training audio (the iteration also stops at ``max_seconds``)."""
     max_seconds: float = 1200.0
     """Wall-clock budget of this iteration's training, in seconds (0 = no limit)."""
+    init: str = "fresh"
+    """``fresh``: a newly initialised model (HuBERT); ``previous``: continue from the previous
+    iteration's weights with a new prediction head (keeps what a short first iteration learned)."""
 
     def validate(self) -> None:
         if self.targets not in ("mfcc", "layer"):
             raise ValueError(f"ssl iteration targets must be 'mfcc' or 'layer', got {self.targets!r}")
+        if self.init not in ("fresh", "previous"):
+            raise ValueError(f"ssl iteration init must be 'fresh' or 'previous', got {self.init!r}")
         if self.num_clusters < 2 or self.epochs < 1 or self.max_seconds < 0:
             raise ValueError("ssl iteration needs num_clusters >= 2, epochs >= 1 and max_seconds >= 0")
 
@@ -75,7 +80,8 @@ class SslConfig:
     model: SslModelConfig = field(default_factory=SslModelConfig)
     """Architecture."""
     iterations: list[SslIterationConfig] = field(default_factory=_default_iterations)
-    """Pre-training iterations, in order; iteration i > 1 starts from a fresh model (as HuBERT)."""
+    """Pre-training iterations, in order; each starts from a fresh model (as HuBERT) or, with
+    ``init: previous``, from the previous iteration's weights."""
     splits: list[str] = field(default_factory=list)
     """Manifest splits of unlabelled audio to pre-train on; ``[]`` = ``splits.train``."""
     monitor_split: str = ""
@@ -110,6 +116,8 @@ class SslConfig:
             raise ValueError("ssl.iterations needs at least one iteration")
         for i, it in enumerate(self.iterations):
             it.validate()
+            if i == 0 and it.init == "previous":
+                raise ValueError("the first ssl iteration has no previous model: use init=fresh")
             if it.targets == "layer":
                 if i == 0:
                     raise ValueError("the first ssl iteration has no previous model: use targets=mfcc")

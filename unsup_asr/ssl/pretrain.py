@@ -5,7 +5,8 @@ For each iteration of ``cfg.ssl.iterations``:
 1. **Targets.** k-means (``num_clusters``) on MFCC+Δ+ΔΔ frames (first iteration) or on
    ``target_layer`` of the previous iteration's model, fitted on a frame sample and assigned to
    every frame of the pre-training audio. Saved in ``iter<i>/targets.npz``.
-2. **Masked prediction.** A fresh :class:`~unsup_asr.ssl.model.SslModel` sees the log-mel frames
+2. **Masked prediction.** A fresh :class:`~unsup_asr.ssl.model.SslModel` (or, with ``init: previous``,
+   the previous iteration's model with a new head) sees the log-mel frames
    with about half of them replaced by spans of a mask embedding, and is trained with cross-entropy
    to predict the k-means target of every *masked* frame (HuBERT's α = 1 loss). AdamW, linear
    warm-up then linear decay over the iteration, where progress is the larger of the fraction of
@@ -147,10 +148,17 @@ def train_iteration(
     monitor: tuple[list[torch.Tensor], list[torch.Tensor]],
     out_dir: Path,
     device: torch.device,
+    init: SslModel | None = None,
 ) -> SslModel:
-    """Masked prediction of ``targets`` from ``frames`` for one iteration; resumes from ``last.pt``."""
+    """Masked prediction of ``targets`` from ``frames`` for one iteration, starting from ``init``'s
+    weights (all but the prediction head) when given; resumes from ``last.pt``."""
     torch.manual_seed(cfg.seed)
-    model = SslModel(cfg.model, num_targets=it.num_clusters).to(device)
+    model = SslModel(cfg.model, num_targets=it.num_clusters)
+    if init is not None:
+        missing, unexpected = model.load_state_dict(init.state_dict(), strict=False)
+        if unexpected or any(not k.startswith("head.") for k in missing):
+            raise ValueError(f"cannot start from the previous iteration: missing {missing}, unexpected {unexpected}")
+    model = model.to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.98))
     rng = np.random.default_rng(cfg.seed)
     mask_gen = torch.Generator().manual_seed(cfg.seed)
@@ -271,7 +279,8 @@ def run(cfg: RunConfig) -> Path:
         atomic_write_json(record, info)
         targets, mon_targets = _targets(it, prev, (frames, mon_frames), (manifests, [mon_manifest]), scfg, out_dir,
                                         device)
-        model = train_iteration(scfg, it, frames, targets, (mon_frames, mon_targets), out_dir, device)
+        model = train_iteration(scfg, it, frames, targets, (mon_frames, mon_targets), out_dir, device,
+                                init=prev if it.init == "previous" else None)
         history = [json.loads(line) for line in (out_dir / "history.jsonl").read_text().splitlines()]
         save_checkpoint(out_dir / "model.pt", model, {
             "iteration": i, "targets": it.targets, "target_layer": it.target_layer, "num_clusters": it.num_clusters,

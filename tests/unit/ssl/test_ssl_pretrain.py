@@ -15,7 +15,7 @@ from unsup_asr.config import RunConfig
 from unsup_asr.data.manifest import Utterance, write_manifest
 from unsup_asr.paths import RunPaths
 from unsup_asr.ssl import pretrain
-from unsup_asr.ssl.model import load_checkpoint
+from unsup_asr.ssl.model import SslModel, load_checkpoint
 
 
 def _tone_corpus(out: Path) -> None:
@@ -87,9 +87,9 @@ def test_changing_a_later_iteration_keeps_the_earlier_ones(tmp_path: Path, monke
     real = pretrain.train_iteration
 
     def recording(scfg: object, it: object, frames: object, targets: object, monitor: object, out_dir: Path,
-                  device: object) -> object:
+                  device: object, **kwargs: object) -> object:
         trained.append(out_dir.name)
-        return real(scfg, it, frames, targets, monitor, out_dir, device)  # type: ignore[arg-type]
+        return real(scfg, it, frames, targets, monitor, out_dir, device, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(pretrain, "train_iteration", recording)
     cfg.ssl.iterations[1].epochs = 1
@@ -98,6 +98,24 @@ def test_changing_a_later_iteration_keeps_the_earlier_ones(tmp_path: Path, monke
     cfg.ssl.iterations[0].epochs = 1
     pretrain.run(cfg)
     assert trained == ["iter2", "iter1", "iter2"]  # iteration 2's targets come from iteration 1
+
+
+def test_an_iteration_can_continue_from_the_previous_weights(tmp_path: Path) -> None:
+    _tone_corpus(tmp_path)
+    cfg = _cfg(tmp_path, epochs=2)
+    cfg.ssl.iterations[1].init = "previous"
+    first = tmp_path / "exp" / "ssl" / "iter1" / "model.pt"
+    pretrain.run(cfg)
+    start, _ = load_checkpoint(first)
+    final, info = load_checkpoint(tmp_path / "exp" / "ssl" / "model.pt")
+    assert info["iteration"] == 2
+    history = [json.loads(line) for line in (tmp_path / "exp/ssl/iter2/history.jsonl").read_text().splitlines()]
+    assert history[0]["epoch"] == 1
+    # continued, not re-initialised: the weights moved but stay close to iteration 1's (a fresh
+    # initialisation would be as far from them as two random draws)
+    fresh = SslModel(cfg.ssl.model)
+    w1, w2, w0 = (m.proj.weight.detach() for m in (start, final, fresh))
+    assert 0 < (w2 - w1).norm() < 0.5 * (w0 - w1).norm()
 
 
 def test_killed_iteration_resumes_from_last_epoch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -129,6 +147,10 @@ def test_killed_iteration_resumes_from_last_epoch(tmp_path: Path, monkeypatch: p
 def test_bad_settings_are_named(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="first ssl iteration has no previous model"):
         load_config([f"out={tmp_path}", "ssl.iterations=[{targets: layer}]"], None, "run").validate()
+    with pytest.raises(ValueError, match="use init=fresh"):
+        load_config([f"out={tmp_path}", "ssl.iterations=[{targets: mfcc, init: previous}]"], None, "run").validate()
+    with pytest.raises(ValueError, match="init must be"):
+        load_config([f"out={tmp_path}", "ssl.iterations=[{targets: mfcc},{init: warm}]"], None, "run").validate()
     with pytest.raises(ValueError, match="target_layer 9"):
         load_config([f"out={tmp_path}", "ssl.iterations=[{targets: mfcc},{targets: layer, target_layer: 9}]"],
                     None, "run").validate()
