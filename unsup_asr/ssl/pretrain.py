@@ -284,6 +284,7 @@ def run(cfg: RunConfig) -> Path:
         history = [json.loads(line) for line in (out_dir / "history.jsonl").read_text().splitlines()]
         save_checkpoint(out_dir / "model.pt", model, {
             "iteration": i, "targets": it.targets, "target_layer": it.target_layer, "num_clusters": it.num_clusters,
+            "init": it.init,
             "hours": hours, "splits": splits, "epochs": history[-1]["epoch"] if history else 0,
             "seconds": history[-1]["seconds"] if history else 0.0,
         })

@@ -165,7 +165,9 @@ def plot_boundaries(utts: list[Utterance], boundaries: dict[str, dict[str, list[
                              (12, len(utts) * (2.2 + 0.35 * len(specs))), squeeze=False)
     for ax, utt in zip(axes[:, 0], utts, strict=True):
         wav = load_audio(utt.audio)
-        ax.specgram(wav, NFFT=400, Fs=SAMPLE_RATE, noverlap=240, cmap="Greys", scale="dB")
+        # a -100 dB dither keeps digital silence (zero power) finite on the dB scale
+        dither = 1e-5 * np.random.default_rng(0).standard_normal(len(wav))
+        ax.specgram(wav + dither, NFFT=400, Fs=SAMPLE_RATE, noverlap=240, cmap="Greys", scale="dB")
         top = SAMPLE_RATE / 2
         band = top / 8
         ax.set_ylim(-band * len(specs), top)
