@@ -69,7 +69,8 @@ so that later stages find the cache without loading the model again (an SSL mode
 to minutes to load; its cache key also hashes the model files)."""
 
 
-def _config_id(cfg: RunConfig) -> str:
+def config_id(cfg: RunConfig) -> str:
+    """Identity of the featurizer config (and VAD settings when on) whose layers share one cache entry."""
     ident = dataclasses.asdict(cfg.features)
     if cfg.data.vad.enabled:
         ident["data.vad"] = dataclasses.asdict(cfg.data.vad)
@@ -90,7 +91,7 @@ def features_folder(cfg: RunConfig) -> Path:
     root = RunPaths(Path(cfg.out)).features
     index = root / INDEX
     if index.is_file():
-        key = json.loads(index.read_text(encoding="utf-8")).get(_config_id(cfg))
+        key = json.loads(index.read_text(encoding="utf-8")).get(config_id(cfg))
         if key:
             return layer_dir(root, key, cfg.layer)
     feat = build_featurizer(cfg.features)
@@ -100,8 +101,8 @@ def features_folder(cfg: RunConfig) -> Path:
 def _remember(root: Path, cfg: RunConfig, key: str) -> None:
     index = root / INDEX
     entries = json.loads(index.read_text(encoding="utf-8")) if index.is_file() else {}
-    if entries.get(_config_id(cfg)) != key:
-        entries[_config_id(cfg)] = key
+    if entries.get(config_id(cfg)) != key:
+        entries[config_id(cfg)] = key
         atomic_write_json(index, entries)
 
 

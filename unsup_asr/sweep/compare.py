@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import json
 import logging
 import re
 from pathlib import Path
@@ -40,7 +39,7 @@ from unsup_asr.metrics.boundary import alignment_boundaries
 from unsup_asr.paths import RunPaths
 from unsup_asr.stages import extract_features, prepare_data, prepare_text, segment
 from unsup_asr.stages.score import segmentation_scores
-from unsup_asr.sweep.run import link_shared, run_pipeline
+from unsup_asr.sweep.run import link_shared, read_cached, run_pipeline
 
 logger = logging.getLogger(__name__)
 
@@ -91,14 +90,17 @@ def run_compare(overrides: list[str], config_dir: str | None, config_name: str) 
         done = job / "result.json"
         key = {"spec": spec, "segmenter": dataclasses.asdict(cfg.segmenter), "split": split, "gan": ccfg.gan}
         link_shared(job, Path(shared.out))
-        if done.is_file() and json.loads(done.read_text(encoding="utf-8")).get("key") == key:
+        cached = read_cached(done, "key", key)
+        if cached is not None:
             logger.info("[compare] %d/%d %s cached", i, len(ccfg.segmenters), spec)
-            row = json.loads(done.read_text(encoding="utf-8"))["row"]
         else:
             logger.info("[compare] %d/%d %s (%s)", i, len(ccfg.segmenters), spec, cfg.segmenter.name)
             segment.run(cfg)
-            scores = segmentation_scores(segment.load_segments(segment.segments_path(cfg, split)), utts,
-                                         cfg.score.tolerance_ms)
+        segs = segment.load_segments(segment.segments_path(cfg, split))  # read once: scores and the figure
+        if cached is not None:
+            row = cached["row"]
+        else:
+            scores = segmentation_scores(segs, utts, cfg.score.tolerance_ms)
             h, le = scores["boundary_harsh"], scores["boundary_lenient"]
             row = {"segmenter": spec, "precision": h["precision"], "recall": h["recall"], "f1": h["f1"],
                    "r_value": h["r_value"], "f1_lenient": le["f1"], "r_value_lenient": le["r_value"],
@@ -108,7 +110,6 @@ def run_compare(overrides: list[str], config_dir: str | None, config_name: str) 
                 result = run_pipeline(cfg)
                 row.update({k: result[k] for k in ("per", "wer", "per_phone_lm", "selection_score")})
             atomic_write_json(done, {"key": key, "row": row})
-        segs = segment.load_segments(segment.segments_path(cfg, split))
         boundaries[spec] = {
             u: TimeMap.of(utts[u]).to_original(np.asarray(boundaries_to_seconds(b, segs.frame_shift_s))).tolist()
             for u, b in zip(segs.ids, segs.boundaries, strict=True)

@@ -98,16 +98,11 @@ def link_shared(job: Path, shared_out: Path) -> None:
         link.symlink_to(target, target_is_directory=True)
 
 
-def _features_id(cfg: RunConfig) -> str:
-    return json.dumps({"features": dataclasses.asdict(cfg.features), "vad": dataclasses.asdict(cfg.data.vad)},
-                      sort_keys=True)
-
-
 def _extract_once(cfgs: list[RunConfig]) -> None:
     """Extract every requested layer once: one pass per featurizer config with all its layers."""
     groups: dict[str, list[RunConfig]] = defaultdict(list)
     for c in cfgs:
-        groups[_features_id(c)].append(c)
+        groups[extract_features.config_id(c)].append(c)
     for group in groups.values():
         layers = sorted({c.layer for c in group})
         first = dataclasses.replace(group[0], layer=layers[0],
@@ -125,6 +120,15 @@ def _pnmi(cfg: RunConfig, split: str) -> dict[str, float]:
                       cfg.sweep.pnmi_clusters, cfg.sweep.pnmi_max_frames, cfg.seed)
     atomic_write_json(cache, q)
     return q
+
+
+def read_cached(path: Path, field: str, value: Any) -> dict[str, Any] | None:
+    """The record a finished job wrote to ``path`` when its ``field`` equals ``value`` (the job's
+    identity), else ``None`` (missing, or written by a job with other settings)."""
+    if not path.is_file():
+        return None
+    record: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return record if record.get(field) == value else None
 
 
 def run_pipeline(cfg: RunConfig) -> dict[str, Any]:
@@ -165,8 +169,9 @@ def run_sweep(overrides: list[str], config_dir: str | None, config_name: str) ->
         done = root / name / "result.json"
         values = dict(o.split("=", 1) for o in job)
         row: dict[str, Any] = {"job": name, **{k: values[k] for k in swept}, "layer": cfg.layer}
-        if done.is_file() and json.loads(done.read_text(encoding="utf-8")).get("overrides") == job:
-            row.update(json.loads(done.read_text(encoding="utf-8"))["result"])
+        cached = read_cached(done, "overrides", job)
+        if cached is not None:
+            row.update(cached["result"])
             logger.info("[sweep] job %d/%d %s cached", i, len(jobs), name)
         else:
             logger.info("[sweep] job %d/%d %s: %s", i, len(jobs), name, " ".join(values[k] for k in swept))
