@@ -75,8 +75,11 @@ class DiscriminatorConfig:
 
 @dataclass(kw_only=True)
 class GanConfig:
-    """Adversarial training of a generator against a discriminator on unpaired phone text."""
+    """Adversarial training of a generator against a discriminator on unpaired phone text
+    (``learner=gan``)."""
 
+    name: str = "gan"
+    """Registry name of the learner."""
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     """Generator architecture."""
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)

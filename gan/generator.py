@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from typing import Any
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from gan.config import GeneratorConfig
-from gan.data import pad_features
+from gan.phone_model import PhoneModel, register_phone_model
+from gan.phone_model import predict_log_probs as _predict
 
 SIL = "<SIL>"
 
 
-class Generator(nn.Module):
+@register_phone_model("generator")
+class Generator(PhoneModel):
     """Map segment embeddings ``(B,S,D)`` to phone logits ``(B,S,V)`` (one distribution per segment).
 
     Optional parameter-free LayerNorm on each embedding; then, with ``num_clusters = K > 0``, the
@@ -22,6 +27,8 @@ class Generator(nn.Module):
     centroids are a buffer set by :func:`fit_clusters`); input dropout; one Conv1d of width
     ``kernel_size`` over the segment axis (a linear map per segment, i.e. a cluster -> phone table
     when K > 0 and the width is 1). Padded positions are zeroed before the convolution.
+
+    The GAN (``learner=gan``) and the matching learner (``learner=match``) both train this class.
     """
 
     centroids: torch.Tensor
@@ -30,6 +37,7 @@ class Generator(nn.Module):
         super().__init__()
         cfg.validate()
         self.cfg = cfg
+        self.unit = "segment"
         self.input_dim = input_dim
         self.vocab = list(vocab)
         self.vocab_size = len(vocab)
@@ -40,6 +48,13 @@ class Generator(nn.Module):
             in_channels, self.vocab_size, cfg.kernel_size, padding=cfg.kernel_size // 2, bias=cfg.bias
         )
         nn.init.normal_(self.proj.weight, std=cfg.init_std)
+
+    def spec(self) -> dict[str, Any]:
+        return {"cfg": asdict(self.cfg), "input_dim": self.input_dim, "vocab": list(self.vocab)}
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> Generator:
+        return cls(GeneratorConfig(**spec["cfg"]), spec["input_dim"], spec["vocab"])
 
     def encode(self, feats: torch.Tensor) -> torch.Tensor:
         """The Conv1d's input ``(B,S,K or D)``: normalised features or their cluster posteriors."""
@@ -94,17 +109,7 @@ def fit_clusters(gen: Generator, feats: list[np.ndarray], rng: np.random.Generat
     gen.centroids.copy_(torch.from_numpy(centroids).to(gen.centroids))
 
 
-@torch.no_grad()
-def predict_log_probs(gen: Generator, feats: list[np.ndarray], batch_size: int = 64) -> list[np.ndarray]:
-    """Log-softmax outputs, one float32 ``(S_i, V)`` array per utterance of ``feats`` ``(S_i, D)``."""
-    was_training = gen.training
-    gen.eval()
-    device = next(gen.parameters()).device
-    out: list[np.ndarray] = []
-    for start in range(0, len(feats), batch_size):
-        chunk = feats[start : start + batch_size]
-        x, mask = pad_features(chunk, device)
-        log_probs = gen(x, mask).log_softmax(-1).cpu().numpy()
-        out.extend(log_probs[i, : len(f)].astype(np.float32) for i, f in enumerate(chunk))
-    gen.train(was_training)
-    return out
+def predict_log_probs(gen: nn.Module, feats: list[np.ndarray], batch_size: int = 64) -> list[np.ndarray]:
+    """Log-softmax outputs, one float32 ``(S_i, V)`` array per utterance of ``feats`` ``(S_i, D)``
+    (:func:`gan.phone_model.predict_log_probs`, kept here for existing callers)."""
+    return _predict(gen, feats, batch_size)

@@ -42,3 +42,22 @@ def plot_curves(history: list[dict[str, float]], png_path: Path) -> Path:
     atomic_write(png_path, lambda p: fig.savefig(p, format="png", dpi=80))
     plt.close(fig)
     return Path(png_path)
+
+
+def plot_history(history: list[dict[str, float]], png_path: Path, *, title: str) -> Path:
+    """Plot every ``losses/*`` and ``charts/*`` metric of ``history`` against ``step`` (one panel per
+    prefix), written atomically to ``png_path``."""
+    groups = [g for g in ("losses", "charts", "eval") if any(k.startswith(g + "/") for r in history for k in r)]
+    fig, axes = plt.subplots(max(len(groups), 1), 1, figsize=(8, 3 + 2.5 * len(groups)), sharex=True, squeeze=False)
+    for ax, group in zip(axes[:, 0], groups, strict=False):
+        for key in sorted({k for r in history for k in r if k.startswith(group + "/")}):
+            points = [(r["step"], r[key]) for r in history if key in r]
+            xs, ys = zip(*points, strict=True)
+            ax.plot(xs, ys, label=key, marker="." if len(points) < 30 else None)
+        ax.set_title(f"{title}: {group}")
+        ax.legend(fontsize=7)
+    axes[-1, 0].set_xlabel("step")
+    fig.tight_layout()
+    atomic_write(png_path, lambda p: fig.savefig(p, format="png", dpi=100))
+    plt.close(fig)
+    return png_path

@@ -36,6 +36,8 @@ from unsup_asr.io import atomic_write_text, is_done, mark_done
 
 logger = logging.getLogger(__name__)
 
+CANDIDATE_DIR = "candidates"
+"""Every evaluated (EMA) generator is kept here, so that the score stage can check the selection rule."""
 SelectScore = Callable[[list[list[str]]], float]
 EvalHook = Callable[[int, list[list[str]]], dict[str, float]]
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -57,6 +59,11 @@ class TrainResult:
     """Wall-clock training seconds, summed over resumed runs."""
     num_updates_done: int
     """Updates done (fewer than ``num_updates`` when ``max_seconds`` stopped training)."""
+
+
+def candidate_name(step: int) -> str:
+    """File name of the generator evaluated at update ``step``."""
+    return f"step{step:07d}.pt"
 
 
 def to_discriminator(probs: torch.Tensor, padding_mask: torch.Tensor, straight_through: bool) -> torch.Tensor:
@@ -179,6 +186,8 @@ def train_gan(
         score = float(select_score(hyps))
         extra = eval_hook(state.step, hyps) if eval_hook else {}
         state.history.append({"step": float(state.step), "eval/select_score": score} | extra)
+        save_best(out_dir / CANDIDATE_DIR / candidate_name(state.step), gen=model, cfg=cfg, step=state.step,
+                  score=score)
         if score < state.best_score:
             state.best_step, state.best_score = state.step, score
             save_best(out_dir / BEST, gen=model, cfg=cfg, step=state.step, score=score)

@@ -1,10 +1,11 @@
 """The ``uasr`` command line: ``uasr <stage> [--out DIR] [key=value ...]``.
 
-Stages: prepare_data, extract_features, prepare_text, segment, train_gan, decode, score; ``all``
-runs them in order (for a recipe: ``uasr all --config-dir recipes/<name>/conf``) and ``demo`` is
-``all`` on the demo recipe. Configuration is hydra's: the typed :class:`~unsup_asr.config.RunConfig`
-schema, optional recipe YAML (``--config-dir recipes/<name>/conf``), and ``key=value`` overrides
-such as ``gan.num_updates=2000 segmenter=kmeans_join segmenter.num_clusters=64``.
+Stages: prepare_data, extract_features, prepare_text, segment, learn, self_train, decode, score
+(``train_gan`` is the old name of ``learn``); ``all`` runs them in order (for a recipe: ``uasr all
+--config-dir recipes/<name>/conf``) and ``demo`` is ``all`` on the demo recipe. Configuration is
+hydra's: the typed :class:`~unsup_asr.config.RunConfig` schema, optional recipe YAML
+(``--config-dir recipes/<name>/conf``), and ``key=value`` overrides such as
+``learner=match learner.restarts=16 segmenter=kmeans_join segmenter.num_clusters=64``.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ import sys
 from pathlib import Path
 
 from hydra import compose, initialize, initialize_config_dir
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from unsup_asr.config import RunConfig, store_configs
-from unsup_asr.stages import STAGES
+from unsup_asr.stages import ALIASES, STAGES
+
+logger = logging.getLogger(__name__)
 
 TOOLS = {
     "ssl-pretrain": "unsup_asr.ssl.pretrain",
@@ -32,14 +35,44 @@ SWEEPS = {
 }
 """Commands that compose one config per job themselves (from the raw overrides): name -> function
 ``(overrides, config_dir, config_name)``."""
-COMMANDS = [*STAGES, "all", "demo", *TOOLS, *SWEEPS]
+COMMANDS = [*STAGES, *ALIASES, "all", "demo", *TOOLS, *SWEEPS]
 DEMO_CONF = Path(__file__).resolve().parents[1] / "recipes" / "demo" / "conf"
 """The demo recipe's config folder, used when no ``--config-dir`` is given (source checkouts)."""
 
 
+def legacy_overrides(overrides: list[str]) -> list[str]:
+    """``gan.KEY=VALUE`` (the GAN's settings before learners were plug-ins) -> ``learner.KEY=VALUE``."""
+    out = []
+    for override in overrides:
+        prefix = override[: len(override) - len(override.lstrip("+~"))]
+        body = override[len(prefix):]
+        if body.startswith("gan."):
+            logger.warning("%s: gan.* is the old name of learner.* (learner=gan); reading it as %s", override,
+                           f"{prefix}learner.{body[4:]}")
+            override = f"{prefix}learner.{body[4:]}"
+        out.append(override)
+    return out
+
+
+def _merge_legacy_gan(cfg: DictConfig, where: str) -> None:
+    """Merge a recipe's old ``gan:`` block into ``learner`` (which must be the GAN), then empty it."""
+    if not cfg.gan:
+        return
+    if cfg.learner.name != "gan":
+        raise ValueError(f"{where} sets gan.* (the GAN's settings) but the run's learner is {cfg.learner.name!r}: "
+                         f"move them under learner.* or select learner=gan")
+    logger.warning("%s: the gan: block is the old name of learner: (learner=gan); merging it", where)
+    cfg.learner = OmegaConf.merge(cfg.learner, cfg.gan)
+    cfg.gan = {}
+
+
 def load_config(overrides: list[str], config_dir: str | None = None, config_name: str = "run") -> RunConfig:
-    """Compose the typed run config from the schema, an optional recipe folder and overrides."""
+    """Compose the typed run config from the schema, an optional recipe folder and overrides.
+
+    Old GAN settings still work: ``gan.KEY=VALUE`` overrides and a recipe's ``gan:`` block are read
+    as settings of ``learner=gan`` (with a warning)."""
     store_configs()
+    overrides = legacy_overrides(list(overrides))
     if config_dir is not None:
         folder = Path(config_dir).resolve()
         if not folder.is_dir():
@@ -49,6 +82,7 @@ def load_config(overrides: list[str], config_dir: str | None = None, config_name
     else:
         with initialize(config_path=None, version_base="1.3"):
             cfg = compose(config_name=config_name, overrides=overrides)
+    _merge_legacy_gan(cfg, f"config {config_name} in {config_dir or 'the schema'}")
     run_cfg = OmegaConf.to_object(cfg)
     if not isinstance(run_cfg, RunConfig):
         raise TypeError(f"config {config_name} does not describe a RunConfig")

@@ -1,8 +1,9 @@
 """Typed run configuration, registered with hydra's ConfigStore.
 
-``RunConfig`` nests one dataclass per stage. The featurizer and the segmenter are config *groups*
-(``features=mfcc``, ``segmenter=kmeans_join``) filled from the registries, so a plugged-in
-segmenter is selected with ``segmenter=NAME`` and its own fields. Presets are functions that build
+``RunConfig`` nests one dataclass per stage. The featurizer, the segmenter and the learner are
+config *groups* (``features=mfcc``, ``segmenter=kmeans_join``, ``learner=match``) filled from the
+registries, so a plugged-in segmenter or learner is selected with ``segmenter=NAME`` /
+``learner=NAME`` and its own fields. Presets are functions that build
 on each other (see :func:`demo_preset`).
 """
 
@@ -15,8 +16,9 @@ from typing import Any, TypeVar
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
+import gan  # noqa: F401 - registers the learners in the "learner" config group
 import segmentation  # noqa: F401 - registers the segmenters in the "segmenter" config group
-from gan.config import GanConfig
+from gan.selftrain.config import SelfTrainConfig
 from segmentation.rl.config import RlConfig
 from unsup_asr.data.demo import DemoCorpusConfig
 from unsup_asr.data.sources import SourceConfig
@@ -137,7 +139,9 @@ class DecodeConfig:
     phone_lm: bool = True
     """Also decode phones with the phone LM (``text.decode_lm_order``) -> ``<split>.lm.hyp``."""
     phone_lm_weight: float = 0.5
-    """Weight of the phone LM (log10) against the generator's log-probabilities; fixed, not tuned."""
+    """Weight of the phone LM (log10) against a segment model's log-probabilities; fixed, not tuned."""
+    frame_phone_lm_weight: float = 2.0
+    """The same for a frame model (self-training's frame student: about four frames per phone)."""
     words: bool = True
     """Also decode words with the lexicon and word LM -> ``<split>.wrd`` (needs word text)."""
     lm_weights: list[float] = field(default_factory=lambda: [0.0, 0.5, 1.0, 2.0, 3.0])
@@ -176,8 +180,9 @@ class ScoreConfig:
 class RunConfig:
     """Everything one pipeline run needs."""
 
-    defaults: list[Any] = field(default_factory=lambda: [{"features": "mfcc"}, {"segmenter": "kmeans_join"}, "_self_"])
-    """Hydra defaults list: the featurizer and segmenter groups."""
+    defaults: list[Any] = field(default_factory=lambda: [{"features": "mfcc"}, {"segmenter": "kmeans_join"},
+                                                         {"learner": "gan"}, "_self_"])
+    """Hydra defaults list: the featurizer, segmenter and learner groups."""
     out: str = "demo_out"
     """Output folder; everything goes under ``out/data`` and ``out/exp`` (safe to delete)."""
     seed: int = 0
@@ -196,8 +201,13 @@ class RunConfig:
     """Segmenter config (group ``segmenter``)."""
     text: TextConfig = field(default_factory=TextConfig)
     """Unpaired text preparation."""
-    gan: GanConfig = field(default_factory=GanConfig)
-    """GAN training."""
+    learner: Any = MISSING
+    """Learner config (group ``learner``: ``gan``, ``match`` or a plug-in; see :mod:`gan.learner`)."""
+    gan: dict[str, Any] = field(default_factory=dict)
+    """Old name of the settings of ``learner=gan``: a recipe's ``gan:`` block is merged into
+    ``learner`` (which must then be the GAN) by :func:`unsup_asr.cli.load_config`. Use ``learner.*``."""
+    self_train: SelfTrainConfig = field(default_factory=SelfTrainConfig)
+    """Self-training rounds after the learner (``self_train.students=[]``: none)."""
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     """Decoding."""
     score: ScoreConfig = field(default_factory=ScoreConfig)
@@ -212,9 +222,11 @@ class RunConfig:
     """Segmenter comparison (``uasr compare-segmenters``)."""
 
     def validate(self) -> None:
-        for part in (self.splits, self.data, self.features, self.extract, self.segmenter, self.text, self.gan,
-                     self.decode, self.score, self.ssl, self.rl, self.sweep,
-                     self.compare):
+        if self.gan:
+            raise ValueError("gan.* settings are the old name of learner.* (learner=gan): load the config with "
+                             "unsup_asr.cli.load_config, or move them under learner")
+        for part in (self.splits, self.data, self.features, self.extract, self.segmenter, self.text, self.learner,
+                     self.self_train, self.decode, self.score, self.ssl, self.rl, self.sweep, self.compare):
             part.validate()
 
 

@@ -37,9 +37,14 @@ class RunPaths:
     def segments(self, segmenter: str) -> Path:
         return self.out / "exp" / "seg" / segmenter
 
+    def learn(self, learner: str) -> Path:
+        """A learner's folder (``best.pt``, ``candidates.jsonl``, ...)."""
+        return self.out / "exp" / "learn" / learner
+
     @property
-    def gan(self) -> Path:
-        return self.out / "exp" / "gan"
+    def self_train(self) -> Path:
+        """Self-training rounds (``round<i>/``) and the final model ``best.pt``."""
+        return self.out / "exp" / "self_train"
 
     @property
     def decode(self) -> Path:

@@ -340,6 +340,17 @@ class PhoneLMDecoder:
             progress: show a progress bar (default: ``config.progress``).
         """
         cfg = self.config
+        decoder = self._decoder()
+        out: list[list[str]] = []
+        show = cfg.progress if progress is None else progress
+        for lp in tqdm(log_probs, desc="phone-LM decode", unit="utt", disable=not show, leave=False):
+            em = _emissions(np.asarray(lp), len(self.vocab), self._sil, cfg.sil_score)
+            results = decoder.decode(em.ctypes.data, em.shape[0], em.shape[1]) if len(em) else []
+            out.append(_collapse(list(results[0].tokens)[1:-1], self.vocab, self._sil) if results else [])
+        return out
+
+    def _decoder(self) -> Any:
+        cfg = self.config
         options = LexiconFreeDecoderOptions(
             beam_size=cfg.beam_size,
             beam_size_token=cfg.beam_size_token or len(self.vocab),
@@ -349,13 +360,21 @@ class PhoneLMDecoder:
             log_add=cfg.log_add,
             criterion_type=CriterionType.CTC,
         )
-        decoder = _FlLexiconFreeDecoder(options, self._lm, self._sil, self._sil, [])
-        out: list[list[str]] = []
-        show = cfg.progress if progress is None else progress
-        for lp in tqdm(log_probs, desc="phone-LM decode", unit="utt", disable=not show, leave=False):
-            em = _emissions(np.asarray(lp), len(self.vocab), self._sil, cfg.sil_score)
+        return _FlLexiconFreeDecoder(options, self._lm, self._sil, self._sil, [])
+
+    def decode_paths(self, log_probs: Sequence[np.ndarray], *, progress: bool | None = None) -> list[np.ndarray]:
+        """The best path's token per position (segment or frame), ``(S_i,)`` int64 ids into the
+        vocabulary, before repeats are merged: the LM-decoded labels self-training learns from."""
+        decoder = self._decoder()
+        out: list[np.ndarray] = []
+        show = self.config.progress if progress is None else progress
+        for lp in tqdm(log_probs, desc="phone-LM paths", unit="utt", disable=not show, leave=False):
+            em = _emissions(np.asarray(lp), len(self.vocab), self._sil, self.config.sil_score)
             results = decoder.decode(em.ctypes.data, em.shape[0], em.shape[1]) if len(em) else []
-            out.append(_collapse(list(results[0].tokens)[1:-1], self.vocab, self._sil) if results else [])
+            tokens = np.asarray(list(results[0].tokens)[1:-1], dtype=np.int64) if results else np.zeros(0, np.int64)
+            if len(tokens) != len(em):
+                raise RuntimeError(f"flashlight returned a path of {len(tokens)} tokens for {len(em)} positions")
+            out.append(tokens)
         return out
 
     def __call__(self, log_probs: Sequence[np.ndarray]) -> list[list[str]]:

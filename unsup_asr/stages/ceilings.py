@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from gan.config import GanConfig
+from gan.config import GanConfig, GeneratorConfig
 from gan.generator import predict_log_probs
 from gan.supervised import train_supervised
 from segmentation.base import pool_segments
@@ -24,6 +24,9 @@ from unsup_asr.decode.viterbi import decode_one
 from unsup_asr.metrics.edit import per
 
 SIL = "<SIL>"
+CEILING_GENERATOR = GanConfig(generator=GeneratorConfig(num_clusters=0))
+"""Architecture and batching of both ceilings: a linear map of the layer-normalised segment
+embeddings (the same for every learner, so ceilings compare across runs)."""
 
 
 def frame_labels(utt: Utterance, num_frames: int, shift_s: float, index: dict[str, int]) -> np.ndarray:

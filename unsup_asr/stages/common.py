@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from unsup_asr.io import DONE, clear_done, is_done
+from unsup_asr.paths import RunPaths
 
 
 def up_to_date(folder: Path, info: dict[str, Any]) -> bool:
@@ -34,3 +35,26 @@ def read_text_ids(text_dir: Path, vocab: list[str]) -> list[np.ndarray]:
     index = {p: i for i, p in enumerate(vocab)}
     lines = (text_dir / "phones.txt").read_text(encoding="utf-8").splitlines()
     return [np.asarray([index[p] for p in line.split()], dtype=np.int64) for line in lines if line.strip()]
+
+
+def model_path(cfg: Any) -> Path:
+    """The phone model that decoding and scoring use: self-training's ``best.pt`` when
+    ``cfg.self_train.students`` is set, else the learner's ``best.pt``."""
+    paths = RunPaths(Path(cfg.out))
+    if cfg.self_train.students:
+        return paths.self_train / "best.pt"
+    return paths.learn(cfg.learner.name) / "best.pt"
+
+
+def model_inputs(cfg: Any, unit: str, split: str) -> tuple[list[str], list[np.ndarray]]:
+    """Utterance ids and the inputs a phone model of ``unit`` reads for ``split``: the segment
+    stage's embeddings (``segment``) or the cached frame features of the run's layer (``frame``)."""
+    from unsup_asr.features.cache import FeatureSet
+    from unsup_asr.stages.extract_features import features_folder
+    from unsup_asr.stages.segment import load_segments, segments_path
+
+    if unit == "segment":
+        segs = load_segments(segments_path(cfg, split))
+        return segs.ids, segs.embeddings
+    fs = FeatureSet(features_folder(cfg), split)
+    return list(fs.ids), [np.asarray(fs[i], dtype=np.float32) for i in range(len(fs))]

@@ -1,4 +1,8 @@
-"""Stage 5: decode the selected generator's outputs -> ``out/exp/decode/``.
+"""Stage 6: decode the outputs of the run's phone model -> ``out/exp/decode/``.
+
+The model is self-training's final model, or the learner's when there is no self-training
+(:func:`unsup_asr.stages.common.model_path`); a segment model reads the segment embeddings, a
+frame model the cached frame features.
 
 For ``valid`` and every evaluation split:
 
@@ -20,15 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
-from gan.checkpoint import load_generator
-from gan.generator import predict_log_probs
+from gan.phone_model import load_phone_model, predict_log_probs
 from unsup_asr.config import RunConfig
 from unsup_asr.decode.viterbi import decode_one
 from unsup_asr.io import atomic_write_json, atomic_write_text
 from unsup_asr.paths import RunPaths
-from unsup_asr.stages.common import read_vocab
+from unsup_asr.stages.common import model_inputs, model_path, read_vocab
 from unsup_asr.stages.prepare_text import lm_path, word_lm_path
-from unsup_asr.stages.segment import load_segments, segments_path
 
 logger = logging.getLogger(__name__)
 
@@ -51,21 +53,25 @@ def run(cfg: RunConfig) -> Path:
     cfg.decode.validate()
     paths = RunPaths(Path(cfg.out))
     t0 = time.time()
-    gen = load_generator(paths.gan / "best.pt")
+    model = load_phone_model(model_path(cfg))
     vocab = read_vocab(paths.text)
+    if model.vocab != vocab:
+        raise ValueError(f"the phone model {model_path(cfg)} outputs {len(model.vocab)} phones but the text has "
+                         f"{len(vocab)}: it was trained on another prepare_text run; re-run learn")
     splits = list(dict.fromkeys([cfg.splits.valid, *cfg.splits.tests()]))
     outputs: dict[str, tuple[list[str], list[np.ndarray]]] = {}
     for split in splits:
-        segs = load_segments(segments_path(cfg, split))
-        outputs[split] = (segs.ids, predict_log_probs(gen, segs.embeddings))
-        _write(paths.decode / f"{split}.hyp", segs.ids, [decode_one(lp, vocab) for lp in outputs[split][1]])
+        ids, inputs = model_inputs(cfg, model.unit, split)
+        outputs[split] = (ids, predict_log_probs(model, inputs))
+        _write(paths.decode / f"{split}.hyp", ids, [decode_one(lp, vocab) for lp in outputs[split][1]])
     speed: dict[str, float] = {}
     phone_lm = lm_path(paths.text, cfg.text.decode_lm_order)
     if cfg.decode.phone_lm and cfg.text.decode_lm_order and phone_lm.is_file():
         from unsup_asr.decode.lexicon_lm import PhoneLMDecoder, PhoneLMDecoderConfig
 
+        weight = cfg.decode.phone_lm_weight if model.unit == "segment" else cfg.decode.frame_phone_lm_weight
         phone_decoder = PhoneLMDecoder(phone_lm, vocab, PhoneLMDecoderConfig(
-            lm_weight=cfg.decode.phone_lm_weight, beam_size=cfg.decode.beam_size))
+            lm_weight=weight, beam_size=cfg.decode.beam_size))
         for split in splits:
             ids, log_probs = outputs[split]
             t1 = time.time()

@@ -15,7 +15,7 @@ from pathlib import Path
 from unsup_asr.config import RunConfig
 from unsup_asr.io import atomic_write_json
 from unsup_asr.paths import RunPaths
-from unsup_asr.stages import decode, extract_features, prepare_data, prepare_text, score, segment, train_gan
+from unsup_asr.stages import decode, extract_features, learn, prepare_data, prepare_text, score, segment, self_train
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +24,8 @@ PIPELINE: list[tuple[str, Callable[[RunConfig], Path]]] = [
     ("extract_features", extract_features.run),
     ("prepare_text", prepare_text.run),
     ("segment", segment.run),
-    ("train_gan", train_gan.run),
+    ("learn", learn.run),
+    ("self_train", self_train.run),
     ("decode", decode.run),
 ]
 
@@ -43,5 +44,5 @@ def run(cfg: RunConfig) -> Path:
     atomic_write_json(path, result)
     logger.info("[demo] PER %.1f%%, boundary F1 %.3f, %.0f s total -> %s (curves: %s)", 100 * result["per"],
                 result.get("boundary_f1", float("nan")), result["seconds_total"], path,
-                RunPaths(Path(cfg.out)).gan / "curves.png")
+                RunPaths(Path(cfg.out)).learn(cfg.learner.name) / "curves.png")
     return path

@@ -137,7 +137,8 @@ def _ceilings(cfg: RunConfig) -> dict[str, Any]:
     variants = (("same_segments", "seg_feats", "seg_labels"), ("gold_segments", "gold_feats", "gold_labels"))
     for name, feats_key, labels_key in variants:
         t0 = time.time()
-        rate = ceilings.supervised_per(cfg.gan, vocab, tr[feats_key], tr[labels_key], te[feats_key], te["refs"],
+        rate = ceilings.supervised_per(ceilings.CEILING_GENERATOR, vocab, tr[feats_key], tr[labels_key],
+                                       te[feats_key], te["refs"],
                                        num_updates=cfg.score.ceiling_updates, seed=cfg.seed,
                                        lr=cfg.score.ceiling_lr)
         out[f"supervised_ceiling_per_{name}"] = rate
