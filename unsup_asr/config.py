@@ -170,6 +170,8 @@ class ScoreConfig:
     """Updates for each supervised ceiling generator."""
     ceiling_lr: float = 3e-3
     """Adam learning rate of the supervised ceiling generators."""
+    check_clusters: int = 64
+    """k-means clusters of the learning check's random and perfect tables (segment embeddings)."""
 
     def validate(self) -> None:
         if self.tolerance_ms <= 0:

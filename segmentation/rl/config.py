@@ -100,14 +100,15 @@ class RlConfig:
     log_every: int = 50
     """Policy-gradient updates averaged into one logged record."""
     gan_num_updates: int = 3000
-    """GAN re-training updates per iteration (the other GAN settings are ``cfg.gan``'s)."""
+    """GAN re-training updates per iteration when ``learner=gan`` (the other settings are the run's)."""
     gan_max_seconds: float = 240.0
     """Wall-clock limit of the GAN re-training per iteration in seconds (0 = no limit)."""
     gan_num_seeds: int = 1
     """GAN re-training seeds per iteration, all initialised from the previous generator."""
     gan_overrides: list[str] = field(default_factory=list)
-    """Further changes of ``cfg.gan`` for the re-training only, as ``key=value`` strings (on the command
-    line: ``'rl.gan_overrides=["code_penalty=0"]'``); empty = the run's GAN settings."""
+    """Further changes of the run's learner config (``learner.*``, whatever the learner) for the
+    re-training only, as ``key=value`` strings (on the command line:
+    ``'rl.gan_overrides=["code_penalty=0"]'``); empty = the run's learner settings."""
     device: str = "auto"
     """Torch device of the policy and the generator; ``"auto"`` picks ``cuda`` when available."""
     seed: int = 0
@@ -132,6 +133,6 @@ class RlConfig:
             raise ValueError(f"rl.threshold must be in (0, 1), got {self.threshold}")
         bad = [o for o in self.gan_overrides if "=" not in o]
         if bad:
-            raise ValueError(f"rl.gan_overrides entries must be key=value (GanConfig fields), got {bad}")
+            raise ValueError(f"rl.gan_overrides entries must be key=value (fields of the learner's config), got {bad}")
         if self.device not in ("auto", "cpu") and not self.device.startswith("cuda"):
             raise ValueError(f"rl.device must be auto, cpu or cuda[:N], got {self.device!r}")

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from gan.data import pad_features
-from gan.generator import Generator
+from gan.phone_model import PhoneModel
 from segmentation.base import pool_segments
 from segmentation.rl.config import RewardConfig
 from segmentation.rl.reward import RewardTerms, SentenceLM, reward_terms, utterance_perplexity
@@ -39,7 +39,7 @@ class RewardScorer:
         self,
         projected: Sequence[np.ndarray],
         pooling: str,
-        generator: Generator,
+        generator: PhoneModel,
         lm: SentenceLM,
         prev_hyps: Sequence[Sequence[str]],
         cfg: RewardConfig,

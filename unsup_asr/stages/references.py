@@ -50,18 +50,27 @@ def reference_phones(cfg: RunConfig, utts: Sequence[Utterance]) -> list[list[str
     return refs
 
 
-def hypothesis_mapping(cfg: RunConfig, utts: Sequence[Utterance]) -> Callable[[list[str]], list[str]]:
-    """How to map hypotheses into the references' phone set (identity unless TIMIT references)."""
+def phone_mapping(cfg: RunConfig, utts: Sequence[Utterance]) -> Callable[[str], str]:
+    """How to map one output phone (``<SIL>`` included) into the references' phone set: the identity,
+    or for TIMIT references :func:`~unsup_asr.text.lexicon.arpabet_to_timit39` (``<SIL>`` -> ``sil``)."""
     sets = {u.extra.get("phone_set", "") for u in utts}
     if TIMIT_PHONE_SET not in sets:
-        return lambda hyp: hyp
+        return lambda phone: phone
     if len(sets) > 1:
         raise ValueError(f"an evaluation split mixes phone sets {sorted(sets)}: put TIMIT in its own split")
     if cfg.text.phone_set != "arpabet" and cfg.text.kind != "phones":
         raise ValueError("TIMIT references (39 phones) are scored against ARPAbet hypotheses: set "
                          "text.phone_set=arpabet (or text.kind=phones with TIMIT phone text)")
+    return arpabet_to_timit39
+
+
+def hypothesis_mapping(cfg: RunConfig, utts: Sequence[Utterance]) -> Callable[[list[str]], list[str]]:
+    """How to map hypotheses into the references' phone set (identity unless TIMIT references)."""
+    if TIMIT_PHONE_SET not in {u.extra.get("phone_set", "") for u in utts}:
+        return lambda hyp: hyp
+    to_ref = phone_mapping(cfg, utts)
 
     def to_timit(hyp: list[str]) -> list[str]:
-        return [q for q in (arpabet_to_timit39(p) for p in hyp if p != SIL) if q != "sil"]
+        return [q for q in (to_ref(p) for p in hyp if p != SIL) if q != "sil"]
 
     return to_timit

@@ -1,6 +1,6 @@
-"""``uasr rl-iterate``: REBORN-style iterations of an RL boundary segmenter and GAN re-training.
+"""``uasr rl-iterate``: REBORN-style iterations of an RL boundary segmenter and re-learning.
 
-Starts from a finished run (features, text, the ``cfg.segmenter`` segments, ``exp/gan/best.pt``),
+Starts from a finished run (features, text, the ``cfg.segmenter`` segments, the learner's ``best.pt``),
 re-running (or reading from cache) those stages so that they match ``cfg``.
 For ``i = 1 .. rl.iterations``:
 
@@ -9,16 +9,17 @@ For ``i = 1 .. rl.iterations``:
    compares each sampled segmentation's transcription with the previous iteration's (phone-LM
    perplexity, edit distance, length; :mod:`segmentation.rl.reward`);
 2. **segments**: the policy segments every split (embeddings pooled like the starting segmenter's);
-3. **GAN**: re-trained on the new segments, its generator initialised from the previous one, the
-   checkpoint selected by the unsupervised weighted LM perplexity on ``valid`` as in ``train_gan``;
+3. **learner**: the run's learner (``learner=gan``: the GAN with ``rl.gan_num_updates``,
+   ``rl.gan_num_seeds``, ``rl.gan_max_seconds``; any learner: ``rl.gan_overrides``) re-trained on the
+   new segments, starting from the previous model, selected by its own label-free rule;
 4. **log**: Viterbi decoding of ``valid`` and the evaluation splits; the unsupervised score; and,
    **for evaluation only** (never used for any decision), PER and boundary F1 against the labels.
 
 Writes ``out/exp/rl/iter<i>/`` (``policy.pt``, ``policy_history.jsonl``, ``seg/<split>.npz``,
-``gan/``, ``decode/<split>.hyp``, ``record.json``, ``.done`` last) and ``out/exp/rl/summary.json``
+``learn/``, ``decode/<split>.hyp``, ``record.json``, ``.done`` last) and ``out/exp/rl/summary.json``
 (the starting point as iteration 0, every iteration, and the one with the lowest unsupervised score).
 A finished iteration is skipped on re-run (also when only ``rl.iterations`` grew); an unfinished one
-reuses its finished parts (policy, segments, GAN via ``last.pt``). Settings or inputs that changed
+reuses its finished parts (policy, segments, the learner via ``last.pt``). Settings or inputs that changed
 restart the first affected iteration and drop the later ones.
 """
 
@@ -38,8 +39,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from gan.checkpoint import load_generator
-from gan.generator import SIL, predict_log_probs
+from gan.generator import SIL
+from gan.phone_model import PhoneModel, load_phone_model, predict_log_probs
 from segmentation.base import Segmenter
 from segmentation.rl.policy import BoundaryPolicy, save_policy
 from segmentation.rl.ppo import train_policy
@@ -54,14 +55,13 @@ from unsup_asr.io import DONE, atomic_write_json, atomic_write_text, is_done, ma
 from unsup_asr.metrics.edit import per
 from unsup_asr.metrics.unsupervised import weighted_lm_ppl
 from unsup_asr.paths import RunPaths
-from unsup_asr.stages import extract_features, segment, train_gan
+from unsup_asr.stages import extract_features, learn, segment
 from unsup_asr.stages.common import read_vocab, up_to_date
 from unsup_asr.stages.extract_features import features_folder
 from unsup_asr.stages.prepare_text import lm_path
 from unsup_asr.stages.references import hypothesis_mapping, reference_phones
 from unsup_asr.stages.score import segmentation_scores
 from unsup_asr.stages.segment import SegmentSet, build_segmenter, load_segments, save_segments
-from unsup_asr.stages.train_gan import train_on_segments
 from unsup_asr.text.lm import KenLM
 
 logger = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ def run(cfg: RunConfig) -> Path:
     # config under the same name, or a GAN trained on other segments, are never used as they are).
     extract_features.run(cfg)
     start_seg_dir = segment.run(cfg)
-    start_gan = train_gan.run(cfg)
+    start_gan = learn.run(cfg)
     device = _device(cfg.rl.device)
     feat_dir = features_folder(cfg)
     start = build_segmenter(cfg.segmenter)
@@ -90,7 +90,7 @@ def run(cfg: RunConfig) -> Path:
     lm = KenLM(lm_path(paths.text, cfg.text.lm_order))
     rl_settings = {k: v for k, v in asdict(cfg.rl).items() if k != "iterations"}  # more iterations reuse these
     base = {"segments": _marker(start_seg_dir), "gan": _fingerprint(start_gan), "rl": rl_settings,
-            "gan_config": asdict(cfg.gan), "features": str(feat_dir)}
+            "learner_config": asdict(cfg.learner), "features": str(feat_dir)}
 
     summary: dict[str, Any] = {"note": EVALUATION_NOTE, "iterations": []}
     prev_seg_dir, prev_gan = start_seg_dir, start_gan
@@ -107,7 +107,7 @@ def run(cfg: RunConfig) -> Path:
             mark_done(it_dir, info)
         summary["iterations"].append(record)
         atomic_write_json(root / "summary.json", summary)
-        prev_seg_dir, prev_gan = it_dir / "seg", it_dir / "gan" / "best.pt"
+        prev_seg_dir, prev_gan = it_dir / "seg", it_dir / "learn" / "best.pt"
     best = min(summary["iterations"], key=lambda r: r["unsupervised"]["valid_weighted_lm_ppl"])
     summary["best_unsupervised_iteration"] = best["iteration"]
     summary["best_rule"] = ("lowest valid weighted LM perplexity (no labels); iterations >= 1 are measured with the "
@@ -129,7 +129,7 @@ def run_iteration(cfg: RunConfig, i: int, prev_seg_dir: Path, prev_gan: Path, it
     t0 = time.time()
     policy_path = it_dir / "policy.pt"
     if not policy_path.is_file():
-        generator = load_generator(prev_gan, map_location=str(device))
+        generator = _segment_model(prev_gan, str(device))
         prev = load_segments(prev_seg_dir / f"{cfg.splits.train}.npz")
         prev_hyps = [decode_one(lp, vocab) for lp in predict_log_probs(generator, prev.embeddings)]
         train_feats = list(FeatureSet(feat_dir, cfg.splits.train))
@@ -156,22 +156,23 @@ def run_iteration(cfg: RunConfig, i: int, prev_seg_dir: Path, prev_gan: Path, it
     seconds["segment"] = time.time() - t0
 
     t0 = time.time()
-    gan_cfg = with_overrides(dataclasses.replace(cfg.gan, num_updates=cfg.rl.gan_num_updates,
-                                                 max_seconds=cfg.rl.gan_max_seconds, num_seeds=cfg.rl.gan_num_seeds),
-                             cfg.rl.gan_overrides)
+    learner_cfg = cfg.learner
+    if learner_cfg.name == "gan":
+        learner_cfg = dataclasses.replace(learner_cfg, num_updates=cfg.rl.gan_num_updates,
+                                          max_seconds=cfg.rl.gan_max_seconds, num_seeds=cfg.rl.gan_num_seeds)
+    learner_cfg = with_overrides(learner_cfg, cfg.rl.gan_overrides)
     train = load_segments(seg_dir / f"{cfg.splits.train}.npz").embeddings
     valid = load_segments(seg_dir / f"{cfg.splits.valid}.npz").embeddings
-    gan = train_on_segments(cfg, gan_cfg, train, valid, it_dir / "gan", init_generator=prev_gan)
-    seconds["gan"] = time.time() - t0
+    learned = learn.fit(cfg, learner_cfg, train, valid, it_dir / "learn", init=prev_gan)
+    seconds["learn"] = time.time() - t0
 
     t0 = time.time()
-    record = evaluate(cfg, seg_dir, gan.best_checkpoint, lm, it_dir, iteration=i)
+    record = evaluate(cfg, seg_dir, learned.checkpoint, lm, it_dir, iteration=i)
     seconds["evaluate"] = time.time() - t0
     seconds["total"] = time.time() - t_start
     record["seconds"] = seconds
     record["policy"] = json.loads((it_dir / "policy.json").read_text(encoding="utf-8"))
-    record["gan"] = {"best_step": gan.best_step, "best_score": gan.best_score, "updates": gan.num_updates_done,
-                     "seconds": gan.seconds}
+    record["learner"] = {"name": learner_cfg.name, "score": learned.score, "rule": learned.rule} | learned.info
     atomic_write_json(it_dir / "record.json", record)
     return record
 
@@ -203,7 +204,7 @@ def evaluate(
     split whose manifest has gold alignments.
     """
     paths = RunPaths(Path(cfg.out))
-    generator = load_generator(gan_path)
+    generator = _segment_model(gan_path, "cpu")
     vocab = read_vocab(paths.text)
     splits = list(dict.fromkeys([cfg.splits.valid, *cfg.splits.tests()]))
     segs = {split: load_segments(seg_dir / f"{split}.npz") for split in splits}
@@ -240,6 +241,14 @@ def evaluate(
                 record["unsupervised"][f"{cfg.splits.test}_segments_per_second"], cfg.splits.test,
                 100 * test["per"], test.get("boundary_f1", float("nan")))
     return record
+
+
+def _segment_model(path: Path, device: str) -> PhoneModel:
+    """The segment-level phone model at ``path`` (the RL reward transcribes segments)."""
+    model = load_phone_model(path, map_location=device)
+    if model.unit != "segment":
+        raise ValueError(f"rl-iterate needs a segment-level model, but {path} is a {model.unit} model")
+    return model
 
 
 def _device(name: str) -> torch.device:

@@ -7,14 +7,17 @@ supervised diagnostic ceilings (see :mod:`unsup_asr.stages.ceilings`).
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from gan.phone_model import load_phone_model
 from unsup_asr.config import RunConfig
 from unsup_asr.data.manifest import Utterance, read_manifest
 from unsup_asr.data.timemap import TimeMap
@@ -24,8 +27,8 @@ from unsup_asr.io import atomic_write_json
 from unsup_asr.metrics.boundary import alignment_boundaries, boundary_scores, segments_per_second
 from unsup_asr.metrics.edit import per, wer
 from unsup_asr.paths import RunPaths
-from unsup_asr.stages import ceilings
-from unsup_asr.stages.common import read_vocab
+from unsup_asr.stages import ceilings, diagnostics
+from unsup_asr.stages.common import model_path, read_vocab
 from unsup_asr.stages.decode import read_hyps
 from unsup_asr.stages.extract_features import features_folder
 from unsup_asr.stages.references import hypothesis_mapping, normalize_transcript, reference_phones
@@ -42,7 +45,8 @@ def run(cfg: RunConfig, extra: dict[str, Any] | None = None) -> Path:
     main = per_split[cfg.splits.test]
     score: dict[str, Any] = dict(main)
     score["splits"] = per_split
-    score["unsupervised_selection"] = "weighted LM perplexity on unlabelled validation audio (no transcripts)"
+    score["unsupervised_selection"] = _selection_rule(cfg)
+    score.update(_diagnostics(cfg))
     if cfg.score.ceilings:
         score.update(_ceilings(cfg))
     score.update(extra or {})
@@ -105,6 +109,49 @@ def segmentation_scores(segs: SegmentSet, utts: dict[str, Utterance], tolerance_
             out[f"boundary_{mode}"] = asdict(boundary_scores(refs_b, hyps_b, tolerance_ms=tolerance_ms, mode=mode))
         out["boundary_f1"] = out["boundary_harsh"]["f1"]
         out["gold_phones_per_second"] = segments_per_second(sum(len(b) + 1 for b in refs_b), total_s)
+    return out
+
+
+def _selection_rule(cfg: RunConfig) -> dict[str, Any]:
+    """The label-free rules that chose the run's model (from the learner's and self-training's records)."""
+    paths = RunPaths(Path(cfg.out))
+    out: dict[str, Any] = {}
+    for name, folder in (("learner", paths.learn(cfg.learner.name)), ("self_train", paths.self_train)):
+        record = folder / "selection.json"
+        if record.is_file() and (name == "learner" or cfg.self_train.students):
+            sel = json.loads(record.read_text(encoding="utf-8"))
+            out[name] = {"name": sel["learner"], "rule": sel["rule"], "label_free_score": sel["score"],
+                         "selected": sel.get("info", {}).get("selected")}
+    return out
+
+
+def _diagnostics(cfg: RunConfig) -> dict[str, Any]:
+    """Selection and learning diagnostics (they use labels; see :mod:`unsup_asr.stages.diagnostics`)."""
+    paths = RunPaths(Path(cfg.out))
+    utts = {u.id: u for u in read_manifest(paths.manifest(cfg.splits.test))}
+    test = load_segments(segments_path(cfg, cfg.splits.test))
+    ordered = [utts[u] for u in test.ids]
+    out: dict[str, Any] = {"diagnostics_note": diagnostics.NOTE, "selection_diagnostics": {}}
+    folders = [("learner", paths.learn(cfg.learner.name))]
+    if cfg.self_train.students:
+        folders.append(("self_train", paths.self_train))
+    for name, folder in folders:
+        report = diagnostics.selection_report(cfg, folder, ordered)
+        if report is not None:
+            out["selection_diagnostics"][name] = report
+            logger.info("[score] %s selection (USES LABELS, diagnostic): chose %s at PER %.1f%%; best seen %.1f%% "
+                        "(%s) of %d candidates", name, report["selected"], 100 * report["selected_per"],
+                        100 * report["best_per_seen"], report["best_per_candidate"], report["num_candidates"])
+    if all(u.alignment for u in ordered):
+        text_counts = Counter((paths.text / "phones.txt").read_text(encoding="utf-8").split())
+        check = diagnostics.learning_check(
+            cfg, load_phone_model(model_path(cfg)), load_segments(segments_path(cfg, cfg.splits.train)), test,
+            utts, text_counts, num_clusters=cfg.score.check_clusters, seed=cfg.seed)
+        out["learning_check"] = check
+        logger.info("[score] learning check (USES LABELS): per-segment accuracy %.3f; random tables %.3f (best "
+                    "%.3f); perfect table %.3f -> %s", check["accuracy_model"], check["accuracy_random_tables_mean"],
+                    check["accuracy_random_tables_max"], check["accuracy_perfect_table"],
+                    "learned" if check["learned"] else "NOT distinguishable from chance")
     return out
 
 

@@ -10,8 +10,8 @@ in ``out/compare/<name>/<segmenter>/`` whose ``data`` and ``exp/features`` link 
 1. the ``segment`` stage (fit on the unlabelled training split, segment every split);
 2. boundary precision / recall / F1 / R-value at ``score.tolerance_ms``, harsh and lenient, and
    segments per second on ``compare.split`` against its gold alignments (scoring only);
-3. with ``compare.gan=true``: ``train_gan`` (unsupervised selection), ``decode`` and ``score`` for
-   PER / WER and the unsupervised selection score.
+3. with ``compare.gan=true``: the run's learner and self-training (unsupervised selection),
+   ``decode`` and ``score`` for PER / WER and the unsupervised selection score.
 
 Writes ``compare.csv``, ``compare.md`` (a Markdown table) and ``boundaries.png`` (gold and every
 segmenter's boundaries over the spectrogram of a few utterances). Finished segmenters are skipped

@@ -42,7 +42,8 @@ class CompareConfig:
     split: str = ""
     """Split with gold phone alignments whose boundaries are scored; ``""`` = ``splits.test``."""
     gan: bool = False
-    """Also train the GAN on each segmenter's segments and decode + score (PER/WER columns)."""
+    """Also run the learner (``learner=...``, the GAN by default; the name is historical) and
+    self-training on each segmenter's segments, then decode + score (PER/WER columns)."""
     plot_utterances: int = 3
     """Utterances of ``split`` drawn with every segmenter's boundaries over their spectrogram."""
 

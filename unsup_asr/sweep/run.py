@@ -1,6 +1,7 @@
 """``uasr sweep-layers``: the pipeline once per feature layer (and per seed, or any other swept key).
 
-    uasr sweep-layers --config-dir recipes/real_small/conf features=ssl features.path=M.pt layer=0,1,2,3,4 gan.seed=0,1
+    uasr sweep-layers --config-dir recipes/real_small/conf features=ssl features.path=M.pt layer=0,1,2,3,4 \\
+        learner.seed=0,1
 
 Sweep values use hydra's multirun syntax (``a,b,c``, ``range(0,4)``, ``choice(...)``) and are
 expanded by hydra's own sweeper (:class:`hydra._internal.core_plugins.basic_sweeper.BasicSweeper`)
@@ -10,10 +11,10 @@ into the cartesian product of jobs. Then:
 2. **Every requested layer is extracted once**: jobs that share a featurizer config are grouped and
    their layers come from one forward pass per batch (``extract.layers``) into the shared cache
    ``out/exp/features``.
-3. Each job runs segment -> train_gan -> decode -> score in ``out/sweep/<name>/<job>/``, whose
+3. Each job runs segment -> learn -> self_train -> decode -> score in ``out/sweep/<name>/<job>/``, whose
    ``data`` and ``exp/features`` link to the shared ones. A finished job (``result.json``) is
    skipped on re-runs; a killed one resumes through the stages' own markers and checkpoints.
-   Sweep keys of the later stages (``layer``, ``segmenter.*``, ``gan.*``, ``decode.*``); keys that
+   Sweep keys of the later stages (``layer``, ``segmenter.*``, ``learner.*``, ``decode.*``); keys that
    change the prepared corpus or text (``data.*``, ``text.*``) belong in separate runs, since all
    jobs share ``out/data``.
 4. Per distinct (featurizer, layer): phone purity and PNMI of k-means clusters against gold
@@ -49,7 +50,10 @@ from unsup_asr.cli import load_config
 from unsup_asr.config import RunConfig
 from unsup_asr.io import atomic_write, atomic_write_json
 from unsup_asr.paths import RunPaths
-from unsup_asr.stages import decode, extract_features, prepare_data, prepare_text, score, segment, train_gan
+from unsup_asr.stages import decode, extract_features, learn, prepare_data, prepare_text, score, segment, self_train
+from unsup_asr.stages.common import read_vocab
+from unsup_asr.stages.decode import read_hyps
+from unsup_asr.stages.learn import select_score_fn
 from unsup_asr.sweep.layer_pnmi import has_alignments, layer_quality
 
 logger = logging.getLogger(__name__)
@@ -75,13 +79,13 @@ def job_name(job: list[str], swept: list[str]) -> str:
     return re.sub(r"[^A-Za-z0-9_.+-]", "-", "_".join(parts))
 
 
-def selection_score(gan_dir: Path) -> float:
-    """The unsupervised selection score (weighted LM perplexity) of the selected generator."""
-    seeds = gan_dir / "seeds.json"
-    if seeds.is_file():
-        info = json.loads(seeds.read_text(encoding="utf-8"))
-        return float(info["runs"][str(info["selected_seed"])]["best_score"])
-    return float(json.loads((gan_dir / ".done").read_text(encoding="utf-8"))["best_score"])
+def selection_score(cfg: RunConfig) -> float:
+    """The unsupervised selection score of a finished job: weighted LM perplexity of its final
+    model's Viterbi output on the unlabelled valid split (``decode/<valid>.hyp``); comparable across
+    jobs whatever the learner."""
+    vocab = read_vocab(RunPaths(Path(cfg.out)).text)
+    hyps = read_hyps(RunPaths(Path(cfg.out)).decode / f"{cfg.splits.valid}.hyp")
+    return float(select_score_fn(cfg, vocab)(list(hyps.values())))
 
 
 def link_shared(job: Path, shared_out: Path) -> None:
@@ -132,15 +136,15 @@ def read_cached(path: Path, field: str, value: Any) -> dict[str, Any] | None:
 
 
 def run_pipeline(cfg: RunConfig) -> dict[str, Any]:
-    """segment -> train_gan -> decode -> score in ``cfg.out`` (see :func:`link_shared`); the figures
-    of one job, including the unsupervised selection score of the kept generator."""
+    """segment -> learn -> self_train -> decode -> score in ``cfg.out`` (see :func:`link_shared`); the
+    figures of one job, including the unsupervised selection score of its final model."""
     t0 = time.time()
-    for stage in (segment.run, train_gan.run, decode.run):
+    for stage in (segment.run, learn.run, self_train.run, decode.run):
         stage(cfg)
     result = json.loads(score.run(cfg).read_text(encoding="utf-8"))
     return {
         "per": result.get("per"), "wer": result.get("wer"), "per_phone_lm": result.get("per_phone_lm"),
-        "selection_score": selection_score(RunPaths(Path(cfg.out)).gan), "boundary_f1": result.get("boundary_f1"),
+        "selection_score": selection_score(cfg), "boundary_f1": result.get("boundary_f1"),
         "segments_per_second": result.get("segments_per_second"),
         "supervised_probe_per": result.get("supervised_ceiling_per_same_segments"),
         "seconds": round(time.time() - t0, 1),

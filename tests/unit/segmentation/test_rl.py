@@ -330,7 +330,7 @@ def test_gan_starts_from_the_given_generator(tmp_path: Path) -> None:
 TINY = [
     *PIPELINE_TINY,
     "text.word_lm_order=0",
-    "gan.num_seeds=1",
+    "learner.num_seeds=1",
     "rl.bc_epochs=2",
     "rl.rl_updates=4",
     "rl.batch_size=4",
@@ -354,8 +354,8 @@ def test_rl_iterate_on_a_tiny_run(tmp_path: Path, kenlm_tools: None) -> None:
         assert record["evaluation_only"]["test"]["per"] >= 0.0
         assert 0.0 <= record["evaluation_only"]["test"]["boundary_f1"] <= 1.0
         if i:
-            assert record["policy"]["updates"] == 4 and record["gan"]["updates"] == 20
-            for name in ("policy.pt", "seg/train.npz", "seg/test.npz", "gan/best.pt", ".done"):
+            assert record["policy"]["updates"] == 4 and record["learner"]["updates"] == 20
+            for name in ("policy.pt", "seg/train.npz", "seg/test.npz", "learn/best.pt", ".done"):
                 assert (root / f"iter{i}" / name).is_file(), name
     # a finished iteration is skipped on re-run
     stamp = (root / "iter2" / "record.json").stat().st_mtime_ns

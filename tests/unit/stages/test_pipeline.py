@@ -20,10 +20,10 @@ TINY = [
     "data.demo.num_unpaired_text=300",
     "segmenter.num_clusters=16",
     "segmenter.pca_dim=16",
-    "gan.num_updates=40",
-    "gan.batch_size=8",
-    "gan.eval_every=20",
-    "gan.checkpoint_every=20",
+    "learner.num_updates=40",
+    "learner.batch_size=8",
+    "learner.eval_every=20",
+    "learner.checkpoint_every=20",
     "score.ceiling_updates=20",
 ]
 
@@ -38,13 +38,13 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> RunConfig:
 
 def test_demo_writes_score(tiny_run: RunConfig) -> None:
     score = json.loads(RunPaths(Path(tiny_run.out)).score.read_text())
-    for key in ("per", "boundary_f1", "num_test_utterances", "seconds_total", "seconds_train_gan",
+    for key in ("per", "boundary_f1", "num_test_utterances", "seconds_total", "seconds_learn",
                 "supervised_ceiling_per_same_segments", "supervised_ceiling_per_gold_segments"):
         assert key in score, key
     assert score["num_test_utterances"] == 4
     assert 0.0 <= score["boundary_f1"] <= 1.0
     assert score["per"] >= 0.0
-    assert (RunPaths(Path(tiny_run.out)).gan / "curves.png").is_file()
+    assert (RunPaths(Path(tiny_run.out)).learn("gan") / "curves.png").is_file()
 
 
 def test_rerun_resumes_from_markers(tiny_run: RunConfig) -> None:
