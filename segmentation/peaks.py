@@ -112,12 +112,13 @@ class PeaksSegmenter(Segmenter):
         return batch_segmentation(per_utt, feats.shape[1])
 
     def save(self, path: Path) -> None:
-        if self.mean is None or self.proj is None:
+        mean, proj = self.mean, self.proj
+        if mean is None or proj is None:
             return
 
         def write(p: Path) -> None:
             with p.open("wb") as f:
-                np.savez(f, mean=self.mean, proj=self.proj)
+                np.savez(f, mean=mean, proj=proj)
 
         atomic_write(path, write)
 
