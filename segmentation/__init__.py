@@ -6,8 +6,8 @@ Note: PyPI has an unrelated distribution named ``segmentation``; this package is
 Every implementation module is imported here, explicitly, so that it registers itself.
 """
 
-from segmentation import kmeans_join, peaks, sawv, uniform
+from segmentation import aligned, kmeans_join, peaks, sawv, uniform
 from segmentation.base import SEGMENTERS, Segmentation, Segmenter
 from segmentation.rl import segmenter as rl_segmenter  # noqa: F401 - registers "rl" (a trained boundary policy)
 
-__all__ = ["SEGMENTERS", "Segmentation", "Segmenter", "kmeans_join", "peaks", "sawv", "uniform"]
+__all__ = ["SEGMENTERS", "Segmentation", "Segmenter", "aligned", "kmeans_join", "peaks", "sawv", "uniform"]

@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 TOOLS = {
     "ssl-pretrain": "unsup_asr.ssl.pretrain",
     "rl-iterate": "unsup_asr.stages.rl_iterate",
+    "refine": "unsup_asr.stages.refine",
 }
 """Commands beyond the pipeline stages: command name -> module with ``run(cfg: RunConfig)``."""
 SWEEPS = {
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="uasr", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("command", choices=COMMANDS,
                         help="a stage; `all`: every stage then score (with --config-dir); `demo`: all on the demo; "
-                             "or a tool (ssl-pretrain, rl-iterate, sweep-layers, compare-segmenters)")
+                             "or a tool (ssl-pretrain, rl-iterate, refine, sweep-layers, compare-segmenters)")
     parser.add_argument("--out", help="output folder (same as the override out=DIR)")
     parser.add_argument("--config-dir", help="recipe config folder (default: recipes/demo/conf)")
     parser.add_argument("--config-name", help="config name inside --config-dir (default: config)")

@@ -142,6 +142,9 @@ class DecodeConfig:
     """Weight of the phone LM (log10) against a segment model's log-probabilities; fixed, not tuned."""
     frame_phone_lm_weight: float = 2.0
     """The same for a frame model (self-training's frame student: about four frames per phone)."""
+    frame_switch_penalty: float = 4.0
+    """Viterbi decoding of a frame model: cost (natural log) of each change of phone along the path
+    (:func:`unsup_asr.decode.viterbi.smooth_path`); segment models are decoded by their argmax."""
     words: bool = True
     """Also decode words with the lexicon and word LM -> ``<split>.wrd`` (needs word text)."""
     lm_weights: list[float] = field(default_factory=lambda: [0.0, 0.5, 1.0, 2.0, 3.0])
@@ -176,6 +179,29 @@ class ScoreConfig:
     def validate(self) -> None:
         if self.tolerance_ms <= 0:
             raise ValueError("score.tolerance_ms must be > 0")
+
+
+@dataclass(kw_only=True)
+class RefineConfig:
+    """Boundary refinement by the self-trained frame model (``uasr refine``; not part of ``all``)."""
+
+    iterations: int = 1
+    """Refinement iterations (segment by alignment -> learn -> self-train -> decode -> score)."""
+    lm_weight: float = 2.0
+    """LM weight of the frame alignment that places the new boundaries."""
+    min_frames: int = 1
+    """New segments shorter than this many frames are merged into the previous one."""
+    pca_dim: int = 0
+    """PCA size of the new segment embeddings (0: mean of the normalised frames)."""
+    overrides: list[str] = field(default_factory=list)
+    """Further ``key=value`` changes of the run's config for the refined runs (e.g. ``learner.restarts=16``)."""
+
+    def validate(self) -> None:
+        if self.iterations < 1 or self.min_frames < 1 or self.pca_dim < 0 or self.lm_weight < 0:
+            raise ValueError("refine: iterations >= 1, min_frames >= 1, pca_dim >= 0, lm_weight >= 0")
+        bad = [o for o in self.overrides if "=" not in o]
+        if bad:
+            raise ValueError(f"refine.overrides entries must be key=value, got {bad}")
 
 
 @dataclass(kw_only=True)
@@ -216,6 +242,8 @@ class RunConfig:
     """Scoring."""
     rl: RlConfig = field(default_factory=RlConfig)
     """RL boundary segmenter and GAN re-training iterations (``uasr rl-iterate``; not part of ``all``)."""
+    refine: RefineConfig = field(default_factory=RefineConfig)
+    """Boundary refinement iterations (``uasr refine``; not part of ``all``)."""
     ssl: SslConfig = field(default_factory=SslConfig)
     """Pre-training of the library's own SSL model (``uasr ssl-pretrain``; not part of ``all``)."""
     sweep: SweepConfig = field(default_factory=SweepConfig)
@@ -228,7 +256,7 @@ class RunConfig:
             raise ValueError("gan.* settings are the old name of learner.* (learner=gan): load the config with "
                              "unsup_asr.cli.load_config, or move them under learner")
         for part in (self.splits, self.data, self.features, self.extract, self.segmenter, self.text, self.learner,
-                     self.self_train, self.decode, self.score, self.ssl, self.rl, self.sweep, self.compare):
+                     self.self_train, self.decode, self.score, self.refine, self.ssl, self.rl, self.sweep, self.compare):
             part.validate()
 
 

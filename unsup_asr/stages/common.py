@@ -46,6 +46,14 @@ def model_path(cfg: Any) -> Path:
     return paths.learn(cfg.learner.name) / "best.pt"
 
 
+def viterbi_config(cfg: Any, unit: str) -> Any:
+    """How a model of ``unit`` is Viterbi-decoded: argmax per segment, or a path with
+    ``decode.frame_switch_penalty`` per change of phone for frames."""
+    from unsup_asr.decode.viterbi import ViterbiConfig
+
+    return ViterbiConfig(switch_penalty=cfg.decode.frame_switch_penalty if unit == "frame" else 0.0)
+
+
 def model_inputs(cfg: Any, unit: str, split: str) -> tuple[list[str], list[np.ndarray]]:
     """Utterance ids and the inputs a phone model of ``unit`` reads for ``split``: the segment
     stage's embeddings (``segment``) or the cached frame features of the run's layer (``frame``)."""

@@ -29,7 +29,7 @@ from unsup_asr.config import RunConfig
 from unsup_asr.decode.viterbi import decode_one
 from unsup_asr.io import atomic_write_json, atomic_write_text
 from unsup_asr.paths import RunPaths
-from unsup_asr.stages.common import model_inputs, model_path, read_vocab
+from unsup_asr.stages.common import model_inputs, model_path, read_vocab, viterbi_config
 from unsup_asr.stages.prepare_text import lm_path, word_lm_path
 
 logger = logging.getLogger(__name__)
@@ -63,7 +63,8 @@ def run(cfg: RunConfig) -> Path:
     for split in splits:
         ids, inputs = model_inputs(cfg, model.unit, split)
         outputs[split] = (ids, predict_log_probs(model, inputs))
-        _write(paths.decode / f"{split}.hyp", ids, [decode_one(lp, vocab) for lp in outputs[split][1]])
+        viterbi = viterbi_config(cfg, model.unit)
+        _write(paths.decode / f"{split}.hyp", ids, [decode_one(lp, vocab, viterbi) for lp in outputs[split][1]])
     speed: dict[str, float] = {}
     phone_lm = lm_path(paths.text, cfg.text.decode_lm_order)
     if cfg.decode.phone_lm and cfg.text.decode_lm_order and phone_lm.is_file():

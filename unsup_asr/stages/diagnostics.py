@@ -28,7 +28,7 @@ from unsup_asr.data.timemap import TimeMap
 from unsup_asr.decode.viterbi import decode_one
 from unsup_asr.kmeans import assign, fit_kmeans
 from unsup_asr.metrics.edit import per
-from unsup_asr.stages.common import model_inputs
+from unsup_asr.stages.common import model_inputs, viterbi_config
 from unsup_asr.stages.references import hypothesis_mapping, phone_mapping, reference_phones
 from unsup_asr.stages.segment import SegmentSet
 
@@ -53,7 +53,8 @@ def selection_report(cfg: RunConfig, folder: Path, utts: Sequence[Utterance]) ->
         ids, inputs = model_inputs(cfg, model.unit, cfg.splits.test)
         order = {u: i for i, u in enumerate(ids)}
         lps = predict_log_probs(model, inputs)
-        hyps = [convert(decode_one(lps[order[u.id]], model.vocab)) for u in utts]
+        viterbi = viterbi_config(cfg, model.unit)
+        hyps = [convert(decode_one(lps[order[u.id]], model.vocab, viterbi)) for u in utts]
         rates[cand.tag] = per(refs, hyps).rate
     chosen = selection.get("info", {}).get("selected")
     if chosen not in rates:  # e.g. the GAN names its best step, not a tag: find the candidate with the chosen score

@@ -41,7 +41,7 @@ from unsup_asr.decode.lexicon_lm import PhoneLMDecoder, PhoneLMDecoderConfig
 from unsup_asr.decode.viterbi import decode_one
 from unsup_asr.io import DONE, atomic_write, atomic_write_json, file_sha1, is_done, mark_done
 from unsup_asr.paths import RunPaths
-from unsup_asr.stages.common import model_inputs, read_vocab
+from unsup_asr.stages.common import model_inputs, read_vocab, viterbi_config
 from unsup_asr.stages.learn import learner_dir, select_score_fn
 from unsup_asr.stages.prepare_text import lm_path
 from unsup_asr.stages.segment import load_segments, segments_path
@@ -139,7 +139,8 @@ def _new_student(st: Any, student: str, dim: int, vocab: list[str]) -> PhoneMode
 def _valid_score(cfg: RunConfig, model: PhoneModel, score: Any) -> float:
     """Weighted LM perplexity of the model's Viterbi output on the unlabelled valid split."""
     _, inputs = model_inputs(cfg, model.unit, cfg.splits.valid)
-    return float(score([decode_one(lp, model.vocab) for lp in predict_log_probs(model, inputs)]))
+    viterbi = viterbi_config(cfg, model.unit)
+    return float(score([decode_one(lp, model.vocab, viterbi) for lp in predict_log_probs(model, inputs)]))
 
 
 def _finish(cfg: RunConfig, root: Path, learned: Path, records: list[dict[str, Any]]) -> Path:

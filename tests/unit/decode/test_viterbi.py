@@ -58,3 +58,26 @@ def test_bad_input() -> None:
         decode_one(np.full((2, 4), np.nan), VOCAB)
     with pytest.raises(ValueError, match="silence"):
         ViterbiDecoder(ViterbiConfig(silence=""))
+
+
+def test_switch_penalty_smooths_flicker() -> None:
+    import numpy as np
+
+    from unsup_asr.decode.viterbi import ViterbiConfig, decode_one, smooth_path
+
+    vocab = ["a", "b", "<SIL>"]
+    probs = np.array([[0.6, 0.4, 0.0], [0.4, 0.6, 0.0], [0.6, 0.4, 0.0], [0.1, 0.9, 0.0], [0.1, 0.9, 0.0]])
+    lp = np.log(probs + 1e-9)
+    assert decode_one(lp, vocab) == ["a", "b", "a", "b"]  # argmax flickers
+    assert decode_one(lp, vocab, ViterbiConfig(switch_penalty=0.3)) == ["a", "b"]
+    assert smooth_path(lp, 0.0).tolist() == lp.argmax(1).tolist()
+    # the path maximises the penalised score: check against brute force on a small random case
+    rng = np.random.default_rng(0)
+    x = np.log(rng.dirichlet(np.ones(3), size=5))
+    import itertools
+
+    def total(path: tuple[int, ...]) -> float:
+        return float(sum(x[t, p] for t, p in enumerate(path)) - 0.7 * sum(a != b for a, b in itertools.pairwise(path)))
+
+    best = max(itertools.product(range(3), repeat=5), key=total)
+    assert total(tuple(smooth_path(x, 0.7).tolist())) == total(best)

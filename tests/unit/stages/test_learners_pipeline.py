@@ -69,6 +69,20 @@ def test_killed_self_training_resumes_from_the_last_round(run: RunConfig) -> Non
     decode.run(run)
 
 
+def test_refine_segments_by_the_frame_model(run: RunConfig) -> None:
+    from unsup_asr.stages import refine
+
+    summary = json.loads(refine.run(run).read_text())
+    assert [r["iteration"] for r in summary["iterations"]] == [0, 1]
+    job = RunPaths(Path(summary["iterations"][1]["out"]))
+    inputs = json.loads((job.segments("aligned") / DONE).read_text())
+    assert inputs["segmenter"]["model"].endswith("self_train/best.pt")
+    assert 0.0 <= summary["iterations"][1]["evaluation_only"]["boundary_f1"] <= 1.0
+    assert (job.out / "data").is_symlink()
+    with pytest.raises(ValueError, match="frame model"):
+        refine.run(load_config([*TINY, f"out={run.out}", "self_train.students=[segment]"]))
+
+
 def test_changed_rounds_redo_only_what_changed(run: RunConfig) -> None:
     root = RunPaths(Path(run.out)).self_train
     first = (root / "round1" / "model.pt").stat().st_mtime_ns
