@@ -37,11 +37,13 @@ class GanLearner(Learner):
                                  select_score=inputs.select_score, init_generator=inputs.init)
         plot_curves(result.history, out_dir / "curves.png")
         candidates = gan_candidates(out_dir)
+        capped = result.num_updates_done < self.cfg.num_updates * self.cfg.num_seeds
         write_candidates(out_dir, candidates)
         return LearnResult(checkpoint=result.best_checkpoint, rule=RULE, score=result.best_score,
                            candidates=candidates,
                            info={"updates": result.num_updates_done, "seconds": result.seconds,
-                                 "best_step": result.best_step})
+                                 "best_step": result.best_step,
+                                 "max_seconds_fired": capped})
 
 
 def gan_candidates(out_dir: Path) -> list[Candidate]:

@@ -255,8 +255,9 @@ class RunConfig:
         if self.gan:
             raise ValueError("gan.* settings are the old name of learner.* (learner=gan): load the config with "
                              "unsup_asr.cli.load_config, or move them under learner")
-        for part in (self.splits, self.data, self.features, self.extract, self.segmenter, self.text, self.learner,
-                     self.self_train, self.decode, self.score, self.refine, self.ssl, self.rl, self.sweep, self.compare):
+        parts = (self.splits, self.data, self.features, self.extract, self.segmenter, self.text, self.learner,
+                 self.self_train, self.decode, self.score, self.refine, self.ssl, self.rl, self.sweep, self.compare)
+        for part in parts:
             part.validate()
 
 

@@ -17,8 +17,8 @@ class MatchConfig:
     ``restarts`` random starts trained together; see :mod:`gan.match`.
 
     Defaults measured on the demo (recipes/demo/RESULTS.md): a cluster -> phone table over
-    k-means(64) of the segment embeddings, bigram + trigram terms, repeats merged, silence
-    removed from the text, 8 restarts of 2 000 Adam updates from near-uniform tables."""
+    k-means(64) of the segment embeddings, bigram + trigram + positional-unigram terms, repeats
+    merged, silence removed from the text, 8 restarts of 2 000 Adam updates from near-uniform tables."""
 
     name: str = "match"
     """Registry name of the learner."""
@@ -30,7 +30,7 @@ class MatchConfig:
     """k-means clusters of the segment embeddings (``input=clusters``)."""
     kernel_size: int = 1
     """Width in segments of the map (``input=features``; odd)."""
-    terms: dict[str, float] = field(default_factory=lambda: {"bigram": 1.0, "trigram": 1.0})
+    terms: dict[str, float] = field(default_factory=lambda: {"bigram": 1.0, "trigram": 1.0, "positional": 0.5})
     """Loss terms and their weights (names of :data:`gan.match.terms.MATCH_TERMS`: ``unigram``,
     ``bigram``, ``trigram``, ``skipgram``, ``positional``)."""
     skip_distances: list[int] = field(default_factory=lambda: [2, 3, 4])

@@ -42,7 +42,7 @@ def run(cfg: RunConfig) -> Path:
     if not paths.score.is_file():
         raise FileNotFoundError(f"refine starts from a finished run: run `uasr all` (or demo) on {paths.out} first")
     start = model_path(cfg)
-    if not cfg.self_train.students or load_phone_model(start).unit != "frame":
+    if not cfg.self_train.students or cfg.self_train.students[-1] != "frame" or load_phone_model(start).unit != "frame":
         raise ValueError("refine needs a frame model: end self_train.students with a frame student, e.g. "
                          "'self_train.students=[segment,segment,frame,frame]', and re-run the pipeline")
     root = paths.out / "refine"

@@ -121,7 +121,9 @@ def _selection_rule(cfg: RunConfig) -> dict[str, Any]:
         if record.is_file() and (name == "learner" or cfg.self_train.students):
             sel = json.loads(record.read_text(encoding="utf-8"))
             out[name] = {"name": sel["learner"], "rule": sel["rule"], "label_free_score": sel["score"],
-                         "selected": sel.get("info", {}).get("selected")}
+                         "selected": sel.get("info", {}).get("selected"), "info": sel.get("info", {})}
+            if sel.get("info", {}).get("max_seconds_fired"):
+                logger.warning("[score] the %s stopped at its max_seconds safety cap before its update budget", name)
     return out
 
 
