@@ -5,7 +5,8 @@ Euclidean distance between consecutive frames is divided by its largest value in
 and ``scipy.signal.find_peaks`` keeps peaks of at least ``prominence`` that are ``min_frames``
 apart. Peak picking on a spectral-change curve is a strong unsupervised phone-boundary baseline
 (Yang & Tang 2024, arXiv 2409.09646, on Mel spectrograms). Embedding of a segment: the mean of its
-normalised frames, optionally PCA-projected (PCA fitted on training frames).
+normalised frames, optionally spliced with ``splice`` neighbours on each side first and
+PCA-projected (PCA fitted on training frames).
 
 On the demo corpus (log-mel) it finds about one segment per phone with boundary F1 0.80 against
 0.78 for the k-means join at the same rate (recipes/demo/RESULTS.md).
@@ -37,8 +38,10 @@ class PeaksConfig:
     """Minimum distance between two boundaries in frames (scipy's ``distance``)."""
     smooth: int = 1
     """Width in frames of a moving average applied to the distance curve (1 = none)."""
+    splice: int = 0
+    """Embed each frame with this many neighbours on each side (edge-padded) before pooling."""
     pca_dim: int = 0
-    """Embedding size by PCA of the normalised frames (fitted on training frames); 0 = no PCA."""
+    """Embedding size by PCA of the (spliced) normalised frames (fitted on training frames); 0 = no PCA."""
     max_fit_frames: int = 200_000
     """At most this many random training frames fit the PCA."""
     seed: int = 0
@@ -47,14 +50,22 @@ class PeaksConfig:
     def validate(self) -> None:
         if not 0.0 <= self.prominence < 1.0:
             raise ValueError(f"segmenter.prominence must be in [0, 1), got {self.prominence}")
-        if self.min_frames < 1 or self.smooth < 1 or self.pca_dim < 0 or self.max_fit_frames < 1:
-            raise ValueError("peaks needs min_frames >= 1, smooth >= 1, pca_dim >= 0, max_fit_frames >= 1")
+        if self.min_frames < 1 or self.smooth < 1 or self.pca_dim < 0 or self.max_fit_frames < 1 or self.splice < 0:
+            raise ValueError("peaks needs min_frames >= 1, smooth >= 1, splice >= 0, pca_dim >= 0, max_fit_frames >= 1")
 
 
 def normalise(feats: np.ndarray) -> np.ndarray:
     """Per-utterance mean and variance normalisation of ``feats (T, D)`` (float32)."""
     x = np.asarray(feats, dtype=np.float32)
     return np.asarray((x - x.mean(0)) / (x.std(0) + 1e-5), dtype=np.float32)
+
+
+def splice(x: np.ndarray, context: int) -> np.ndarray:
+    """``(T, D)`` -> ``(T, (2 context + 1) D)``: each frame with ``context`` neighbours on each side (edge-padded)."""
+    if not context:
+        return x
+    padded = np.pad(x, ((context, context), (0, 0)), mode="edge")
+    return np.concatenate([padded[j : j + len(x)] for j in range(2 * context + 1)], axis=1)
 
 
 @SEGMENTERS.register("peaks", config=PeaksConfig)
@@ -74,7 +85,7 @@ class PeaksSegmenter(Segmenter):
         rng = np.random.default_rng(self.cfg.seed)
         total = sum(f.shape[0] for f in feats)
         keep = min(1.0, self.cfg.max_fit_frames / max(total, 1))
-        sample = np.concatenate([normalise(f)[rng.random(f.shape[0]) < keep] for f in feats])
+        sample = np.concatenate([splice(normalise(f), self.cfg.splice)[rng.random(f.shape[0]) < keep] for f in feats])
         self.mean = sample.mean(0)
         centred = sample - self.mean
         _, eigvec = np.linalg.eigh((centred.T @ centred / len(centred)).astype(np.float64))
@@ -99,6 +110,7 @@ class PeaksSegmenter(Segmenter):
         """``feats (T, D)`` -> ``(boundaries (T,) bool, embeddings (S, D'))``."""
         x = normalise(feats)
         bounds = self.boundaries(x)
+        x = splice(x, self.cfg.splice)
         if self.cfg.pca_dim:
             if self.mean is None or self.proj is None:
                 raise RuntimeError("peaks segmenter with pca_dim > 0 is not fitted: call fit() or load() first")

@@ -28,6 +28,7 @@ from unsup_asr.data.timemap import TimeMap
 from unsup_asr.decode.viterbi import decode_one
 from unsup_asr.kmeans import assign, fit_kmeans
 from unsup_asr.metrics.edit import per
+from unsup_asr.metrics.pnmi import cluster_quality
 from unsup_asr.stages.common import model_inputs, viterbi_config
 from unsup_asr.stages.references import hypothesis_mapping, phone_mapping, reference_phones
 from unsup_asr.stages.segment import SegmentSet
@@ -133,16 +134,22 @@ def learning_check(cfg: RunConfig, model: PhoneModel, train: SegmentSet, test: S
     for c in range(k):
         members = gold[clusters == c]
         perfect[c] = Counter(members.tolist()).most_common(1)[0][0] if len(members) else silence
+    phone_ids = {p: i for i, p in enumerate(sorted(set(gold.tolist())))}
+    counts = np.zeros((k, len(phone_ids)))
+    np.add.at(counts, (clusters, [phone_ids[g] for g in gold]), 1)
     return {
         "split": cfg.splits.test, "num_segments": len(gold), "num_clusters": k,
         "accuracy_model": model_acc,
         "accuracy_random_tables_mean": float(np.mean(random_accs)),
         "accuracy_random_tables_max": float(np.max(random_accs)),
         "accuracy_perfect_table": float(np.mean(perfect[clusters] == gold)),
+        "pnmi_segment_clusters": cluster_quality(counts).pnmi if len(phone_ids) > 1 else 0.0,
         "learned": bool(model_acc >= 2 * max(random_accs)),
         "note": (f"per-segment accuracy against the majority gold phone; random tables: {draws} cluster->phone tables "
                  "drawn at the unpaired text's phone frequencies; perfect table: each cluster's majority gold phone on "
-                 "this split (oracle). learned = model accuracy at least twice the best random table's"),
+                 "this split (oracle); pnmi_segment_clusters: PNMI of those clusters against the segments' gold "
+                 "phones (how much phone information the segments carry). learned = model accuracy at least twice "
+                 "the best random table's"),
     }
 
 

@@ -151,8 +151,9 @@ def _diagnostics(cfg: RunConfig) -> dict[str, Any]:
             utts, text_counts, num_clusters=cfg.score.check_clusters, seed=cfg.seed)
         out["learning_check"] = check
         logger.info("[score] learning check (USES LABELS): per-segment accuracy %.3f; random tables %.3f (best "
-                    "%.3f); perfect table %.3f -> %s", check["accuracy_model"], check["accuracy_random_tables_mean"],
-                    check["accuracy_random_tables_max"], check["accuracy_perfect_table"],
+                    "%.3f); perfect table %.3f; segment-cluster PNMI %.3f -> %s", check["accuracy_model"],
+                    check["accuracy_random_tables_mean"], check["accuracy_random_tables_max"],
+                    check["accuracy_perfect_table"], check["pnmi_segment_clusters"],
                     "learned" if check["learned"] else "NOT distinguishable from chance")
     return out
 

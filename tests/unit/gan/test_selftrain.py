@@ -48,6 +48,19 @@ def test_students_learn_a_separable_task_and_round_trip(kind: str, tmp_path: Pat
                       weight_decay=0.0, seed=0)
 
 
+def test_same_seed_same_student() -> None:
+    rng = np.random.default_rng(3)
+    labels = [rng.integers(0, len(VOCAB), size=6) for _ in range(10)]
+    feats = [rng.normal(size=(6, 5)).astype(np.float32) for _ in range(10)]
+    weights = []
+    for _ in range(2):
+        torch.manual_seed(1)
+        model = SegmentStudent(5, VOCAB, hidden=8, layers=1, dropout=0.2)
+        train_student(model, feats, labels, epochs=2, batch_size=4, lr=1e-3, weight_decay=0.0, seed=7)
+        weights.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
+    torch.testing.assert_close(weights[0], weights[1], rtol=0, atol=0)
+
+
 def test_frame_student_is_independent_of_batching() -> None:
     torch.manual_seed(0)
     model = FrameStudent(4, VOCAB, hidden=8, layers=1, dropout=0.0, splice=2).eval()

@@ -53,7 +53,7 @@ def test_score_reports_selection_and_learning_check(run: RunConfig) -> None:
     assert set(st["per_by_candidate"]) == {"round0", "round1", "round2"}
     assert st["selected_per"] == pytest.approx(score["per"])  # the final model is round 2's frame student
     check = score["learning_check"]
-    for key in ("accuracy_model", "accuracy_random_tables_max", "accuracy_perfect_table"):
+    for key in ("accuracy_model", "accuracy_random_tables_max", "accuracy_perfect_table", "pnmi_segment_clusters"):
         assert 0.0 <= check[key] <= 1.0
     assert check["accuracy_random_tables_mean"] <= check["accuracy_random_tables_max"]
     assert "USE LABELS" in score["diagnostics_note"]
