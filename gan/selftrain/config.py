@@ -46,9 +46,10 @@ class SelfTrainConfig:
     """Adam weight decay."""
     dropout: float = 0.2
     """Dropout after each hidden layer."""
-    stop_change: float = 0.0
-    """Stop early when fewer than this share of the training pseudo-labels changed since the
-    previous round of the same unit (0: run every round)."""
+    stop_change: float = 0.1
+    """Label-free stopping rule: once a round changes fewer than this share of the training
+    pseudo-labels of its unit (since the previous round of that unit), the remaining rounds of the
+    same student kind are skipped (0: run every round)."""
     select: str = "last"
     """Which model is final: ``last`` round's, or the one (learner's included) with the lowest
     ``weighted_lm_ppl`` of its Viterbi output on unlabelled valid audio."""

@@ -91,6 +91,13 @@ def test_changed_rounds_redo_only_what_changed(run: RunConfig) -> None:
     assert (root / "round1" / "model.pt").stat().st_mtime_ns == first
     summary = json.loads((root / "summary.json").read_text())
     assert [r["student"] for r in summary["rounds"]] == ["learner", "segment", "segment"]
+    # the stopping rule: once a round changes fewer pseudo-labels than stop_change, that kind's later rounds are skipped
+    cfg = load_config([*TINY, f"out={run.out}", "self_train.students=[segment,segment,segment,segment,frame]",
+                       "self_train.stop_change=0.99"])
+    self_train.run(cfg)
+    rounds = json.loads((root / "summary.json").read_text())["rounds"]
+    converged = next(r["round"] for r in rounds[1:] if r["changed"] < 0.99)  # tiny data: round 2 or 3
+    assert [r["round"] for r in rounds] == [*range(converged + 1), 5]
 
 
 def test_old_gan_settings_still_work(tmp_path: Path) -> None:
