@@ -136,7 +136,7 @@ def learning_check(cfg: RunConfig, model: PhoneModel, train: SegmentSet, test: S
         perfect[c] = Counter(members.tolist()).most_common(1)[0][0] if len(members) else silence
     phone_ids = {p: i for i, p in enumerate(sorted(set(gold.tolist())))}
     counts = np.zeros((k, len(phone_ids)))
-    np.add.at(counts, (clusters, [phone_ids[g] for g in gold]), 1)
+    np.add.at(counts, (clusters, np.asarray([phone_ids[g] for g in gold], dtype=np.int64)), 1)
     return {
         "split": cfg.splits.test, "num_segments": len(gold), "num_clusters": k,
         "accuracy_model": model_acc,

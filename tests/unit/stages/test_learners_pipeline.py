@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.unit.stages.test_pipeline import DATA_TINY
 from unsup_asr.cli import legacy_overrides, load_config
 from unsup_asr.config import RunConfig
 from unsup_asr.io import DONE
@@ -15,12 +16,7 @@ from unsup_asr.paths import RunPaths
 from unsup_asr.stages import decode, demo, self_train
 
 TINY = [
-    "data.demo.num_train=16",
-    "data.demo.num_valid=4",
-    "data.demo.num_test=4",
-    "data.demo.num_unpaired_text=300",
-    "segmenter.num_clusters=16",
-    "segmenter.pca_dim=16",
+    *DATA_TINY,
     "learner=match",
     "learner.num_clusters=8",
     "learner.restarts=2",

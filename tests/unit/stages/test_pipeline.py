@@ -13,13 +13,17 @@ from unsup_asr.io import DONE
 from unsup_asr.paths import RunPaths
 from unsup_asr.stages import demo, segment
 
-TINY = [
+DATA_TINY = [
     "data.demo.num_train=16",
     "data.demo.num_valid=4",
     "data.demo.num_test=4",
     "data.demo.num_unpaired_text=300",
     "segmenter.num_clusters=16",
     "segmenter.pca_dim=16",
+]
+"""A tiny demo corpus and its k-means-join segments (any learner)."""
+TINY = [
+    *DATA_TINY,
     "learner.num_updates=40",
     "learner.batch_size=8",
     "learner.eval_every=20",
