@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from gan.match.terms import MATCH_TERMS
+from gan.phone_model import resolve_device
 
 SILENCE_RULES = ("remove", "edges", "keep")
 SELECT_RULES = ("match_loss", "valid_match_loss", "weighted_lm_ppl")
@@ -64,6 +65,8 @@ class MatchConfig:
     """Seed of k-means, the initial tables and batching."""
     max_fit_points: int = 200_000
     """At most this many training segments fit the k-means."""
+    device: str = "auto"
+    """Torch device of the training (``auto``: ``cuda`` when available, else ``cpu``)."""
 
     def validate(self) -> None:
         if self.input not in ("clusters", "features"):
@@ -88,3 +91,4 @@ class MatchConfig:
                 raise ValueError(f"learner.{name} must be >= 1, got {getattr(self, name)}")
         if self.lr <= 0 or self.init_std <= 0:
             raise ValueError("learner.lr and learner.init_std must be > 0")
+        resolve_device(self.device)

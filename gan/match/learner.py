@@ -35,7 +35,7 @@ from gan.learner import LEARNERS, Candidate, Learner, LearnerInputs, LearnResult
 from gan.match.config import MatchConfig
 from gan.match.stats import SIL, BatchStats, ClusterCounts, ClusterStats, TextStats, process_text
 from gan.match.terms import MATCH_TERMS, Statistics
-from gan.phone_model import load_phone_model, predict_log_probs
+from gan.phone_model import load_phone_model, predict_log_probs, resolve_device
 from gan.plot import plot_history
 from unsup_asr.decode.viterbi import decode_one
 from unsup_asr.io import atomic_write, atomic_write_json, atomic_write_text, is_done, mark_done
@@ -57,7 +57,8 @@ class TableModel:
     """``R`` cluster -> phone tables: logits ``(R, K, V)`` over k-means clusters of the
     layer-normalised segment embeddings (hard assignment, as :class:`Generator` with ``num_clusters``)."""
 
-    def __init__(self, cfg: MatchConfig, inputs: LearnerInputs, rng: np.random.Generator) -> None:
+    def __init__(self, cfg: MatchConfig, inputs: LearnerInputs, rng: np.random.Generator,
+                 device: torch.device) -> None:
         self.cfg, self.vocab = cfg, inputs.vocab
         dim = inputs.train[0].shape[1]
         self.template = Generator(self.generator_config(), dim, inputs.vocab)
@@ -76,11 +77,12 @@ class TableModel:
             raise ValueError(f"{len(empty)} of {cfg.num_clusters} k-means clusters got no training segment: lower "
                              "learner.num_clusters (too few distinct segments for K clusters)")
         counts = {split: ClusterCounts(ids, cfg.num_clusters, skip_distances=cfg.skip_distances,
-                                       positions=cfg.positions) for split, ids in self.ids.items()}
+                                       positions=cfg.positions, device=device) for split, ids in self.ids.items()}
         self.counts = counts
-        self.params = torch.randn(cfg.restarts, cfg.num_clusters, len(inputs.vocab), dtype=torch.float64) * cfg.init_std
+        params = torch.randn(cfg.restarts, cfg.num_clusters, len(inputs.vocab), dtype=torch.float64) * cfg.init_std
         if inputs.init is not None:
-            self.params += self.init_table(inputs.init, inputs.train)[None]
+            params += self.init_table(inputs.init, inputs.train)[None]
+        self.params = params.to(device)  # drawn on the CPU: the same starts on every device
 
     def generator_config(self) -> GeneratorConfig:
         return GeneratorConfig(num_clusters=self.cfg.num_clusters, kernel_size=1, input_norm=True, bias=False)
@@ -111,7 +113,7 @@ class TableModel:
         gen = Generator(self.generator_config(), self.template.input_dim, self.vocab)
         gen.load_state_dict(self.template.state_dict())
         with torch.no_grad():
-            gen.proj.weight.copy_(self.params[r].detach().T[:, :, None].to(gen.proj.weight.dtype))
+            gen.proj.weight.copy_(self.params[r].detach().cpu().T[:, :, None].to(gen.proj.weight.dtype))
         return gen.eval()
 
 
@@ -119,11 +121,12 @@ class FeatureModel:
     """``R`` linear maps (Conv1d of width ``kernel_size`` over segments) of the layer-normalised
     embeddings, trained on batches of ``batch_size`` utterances."""
 
-    def __init__(self, cfg: MatchConfig, inputs: LearnerInputs, rng: np.random.Generator) -> None:
-        self.cfg, self.vocab, self.inputs = cfg, inputs.vocab, inputs
+    def __init__(self, cfg: MatchConfig, inputs: LearnerInputs, rng: np.random.Generator,
+                 device: torch.device) -> None:
+        self.cfg, self.vocab, self.inputs, self.device = cfg, inputs.vocab, inputs, device
         self.dim = inputs.train[0].shape[1]
-        self.params = torch.randn(cfg.restarts, cfg.kernel_size * self.dim, len(self.vocab),
-                                  dtype=torch.float64) * cfg.init_std
+        self.params = (torch.randn(cfg.restarts, cfg.kernel_size * self.dim, len(self.vocab),
+                                   dtype=torch.float64) * cfg.init_std).to(device)
         if inputs.init is not None:
             logger.warning("[learn] learner.input=features starts afresh: it cannot start from %s", inputs.init)
         fixed = np.random.default_rng(cfg.seed + 1)
@@ -131,7 +134,7 @@ class FeatureModel:
                       for split, feats in (("train", inputs.train), ("valid", inputs.valid))}
 
     def probs(self, batch: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-        x, mask = pad_features(batch, torch.device("cpu"))
+        x, mask = pad_features(batch, self.device)
         x = F.layer_norm(x, (self.dim,)).double().masked_fill(mask[..., None], 0.0)
         pad = self.cfg.kernel_size // 2
         xp = F.pad(x, (0, 0, pad, pad))
@@ -153,7 +156,7 @@ class FeatureModel:
         k = self.cfg.kernel_size
         cfg = GeneratorConfig(num_clusters=0, kernel_size=k, input_norm=True, bias=False)
         gen = Generator(cfg, self.dim, self.vocab)
-        w = self.params[r].detach().reshape(k, self.dim, len(self.vocab)).permute(2, 1, 0)  # (V, D, k)
+        w = self.params[r].detach().cpu().reshape(k, self.dim, len(self.vocab)).permute(2, 1, 0)  # (V, D, k)
         with torch.no_grad():
             gen.proj.weight.copy_(w.to(gen.proj.weight.dtype))
         return gen.eval()
@@ -162,7 +165,9 @@ class FeatureModel:
 def total_loss(cfg: MatchConfig, out: Statistics, text: Statistics) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Weighted sum ``(R,)`` of the configured terms, and each term ``(R,)``."""
     terms = {name: MATCH_TERMS[name](out, text, cfg) for name, w in sorted(cfg.terms.items()) if w > 0}
-    return sum((cfg.terms[n] * v for n, v in terms.items()), torch.zeros(())), terms
+    first = next(iter(terms.values()))
+    total = sum((cfg.terms[n] * v for n, v in terms.items()), torch.zeros((), dtype=first.dtype, device=first.device))
+    return total, terms
 
 
 @LEARNERS.register("match", config=MatchConfig)
@@ -178,11 +183,13 @@ class MatchLearner(Learner):
             return stored_result(out_dir)
         t0 = time.time()
         sil = inputs.vocab.index(SIL)
+        device = resolve_device(cfg.device)
         text = TextStats(process_text(inputs.text, sil, silence=cfg.silence, merge_repeats=cfg.merge_repeats),
-                         len(inputs.vocab), positions=cfg.positions)
+                         len(inputs.vocab), positions=cfg.positions, device=device)
         rng = np.random.default_rng(cfg.seed)
         torch.manual_seed(cfg.seed)
-        model: TableModel | FeatureModel = (TableModel if cfg.input == "clusters" else FeatureModel)(cfg, inputs, rng)
+        model: TableModel | FeatureModel = (TableModel if cfg.input == "clusters" else FeatureModel)(
+            cfg, inputs, rng, device)
         model.params.requires_grad_(True)
         opt = torch.optim.Adam([model.params], lr=cfg.lr)
         start, history = self._resume(out_dir, model, opt, rng)

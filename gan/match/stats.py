@@ -76,21 +76,23 @@ def _normalise(x: torch.Tensor, dims: int) -> torch.Tensor:
     return x / x.sum(dim=tuple(range(-dims, 0)), keepdim=True).clamp_min(1e-30)
 
 
-def merge_mask(vocab_size: int, n: int, dtype: torch.dtype) -> torch.Tensor:
-    """1 where no two adjacent members of an n-gram are equal ``(V,)*n``."""
-    off = 1.0 - torch.eye(vocab_size, dtype=dtype)
+def merge_mask(vocab_size: int, n: int, like: torch.Tensor) -> torch.Tensor:
+    """1 where no two adjacent members of an n-gram are equal ``(V,)*n`` (dtype and device of ``like``)."""
+    off = 1.0 - torch.eye(vocab_size, dtype=like.dtype, device=like.device)
     if n == 2:
         return off
     if n == 3:
         return off[:, :, None] * off[None, :, :]
-    return torch.ones((vocab_size,) * n, dtype=dtype)
+    return torch.ones((vocab_size,) * n, dtype=like.dtype, device=like.device)
 
 
 class TextStats:
     """Statistics of phone-id sentences (already silence-processed)."""
 
-    def __init__(self, seqs: Sequence[np.ndarray], vocab_size: int, *, positions: int) -> None:
+    def __init__(self, seqs: Sequence[np.ndarray], vocab_size: int, *, positions: int,
+                 device: torch.device | None = None) -> None:
         self.seqs, self.vocab_size, self.positions = list(seqs), vocab_size, positions
+        self.device = device or torch.device("cpu")
         self._cache: dict[tuple[str, int], torch.Tensor] = {}
 
     def _get(self, key: tuple[str, int]) -> torch.Tensor:
@@ -102,7 +104,7 @@ class TextStats:
                 counts, dims = _flat_counts(self.seqs, self.vocab_size, 2, gap=n), 2
             else:
                 counts, dims = _positional_counts(self.seqs, self.vocab_size, self.positions), 1
-            self._cache[key] = _normalise(torch.from_numpy(counts), dims)
+            self._cache[key] = _normalise(torch.from_numpy(counts), dims).to(self.device)
         return self._cache[key]
 
     def ngram(self, n: int) -> torch.Tensor:
@@ -119,12 +121,13 @@ class ClusterCounts:
     """Normalised n-gram, skip-gram and positional counts of cluster-id sequences (computed once)."""
 
     def __init__(self, ids: Sequence[np.ndarray], num_clusters: int, *, skip_distances: Sequence[int],
-                 positions: int) -> None:
-        k = num_clusters
+                 positions: int, device: torch.device | None = None) -> None:
+        k, dev = num_clusters, device or torch.device("cpu")
         self.num_clusters = k
-        self.ngram = {n: _normalise(torch.from_numpy(_flat_counts(ids, k, n)), n) for n in (1, 2, 3)}
-        self.skip = {d: _normalise(torch.from_numpy(_flat_counts(ids, k, 2, gap=d)), 2) for d in skip_distances}
-        self.pos = _normalise(torch.from_numpy(_positional_counts(ids, k, positions)), 1)
+        self.ngram = {n: _normalise(torch.from_numpy(_flat_counts(ids, k, n)), n).to(dev) for n in (1, 2, 3)}
+        self.skip = {d: _normalise(torch.from_numpy(_flat_counts(ids, k, 2, gap=d)), 2).to(dev)
+                     for d in skip_distances}
+        self.pos = _normalise(torch.from_numpy(_positional_counts(ids, k, positions)), 1).to(dev)
 
 
 class ClusterStats:
@@ -137,7 +140,7 @@ class ClusterStats:
     def _merged(self, p: torch.Tensor, n: int) -> torch.Tensor:
         if not self.merge or n == 1:
             return p
-        return _normalise(p * merge_mask(self.vocab_size, n, p.dtype), n)
+        return _normalise(p * merge_mask(self.vocab_size, n, p), n)
 
     def ngram(self, n: int) -> torch.Tensor:
         t, c = self.t, self.c.ngram[n]
@@ -191,7 +194,7 @@ class BatchStats:
             raise ValueError(f"n-grams of order {n} are not supported (1..3)")
         out = _normalise(out, n)
         if self.merge and n > 1:
-            out = _normalise(out * merge_mask(self.vocab_size, n, out.dtype), n)
+            out = _normalise(out * merge_mask(self.vocab_size, n, out), n)
         return out
 
     def skipgram(self, d: int) -> torch.Tensor:
@@ -208,6 +211,6 @@ class BatchStats:
         for j in range(self.positions):
             idx = (lens - 1 - j).clamp_min(0)
             here = (lens > j).to(self.p.dtype)[None, :, None]
-            last = self.p[:, torch.arange(self.p.shape[1]), idx] * here
+            last = self.p[:, torch.arange(self.p.shape[1], device=self.p.device), idx] * here
             rows.append(last.sum(1))
         return _normalise(torch.stack(rows, 1), 1)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from gan.phone_model import resolve_device
+
 STUDENTS = ("segment", "frame")
 SELECT_RULES = ("last", "weighted_lm_ppl")
 
@@ -55,6 +57,8 @@ class SelfTrainConfig:
     ``weighted_lm_ppl`` of its Viterbi output on unlabelled valid audio."""
     seed: int = 0
     """Seed of initialisation and batching."""
+    device: str = "auto"
+    """Torch device of the students (``auto``: ``cuda`` when available, else ``cpu``)."""
 
     def validate(self) -> None:
         bad = [s for s in self.students if s not in STUDENTS]
@@ -71,3 +75,4 @@ class SelfTrainConfig:
             raise ValueError("self_train: splice >= 0, dropout in [0, 1), lr > 0, weight_decay >= 0")
         if not 0.0 <= self.stop_change < 1.0:
             raise ValueError(f"self_train.stop_change must be in [0, 1), got {self.stop_change}")
+        resolve_device(self.device)

@@ -40,7 +40,7 @@ import numpy as np
 import torch
 
 from gan.learner import Candidate, write_candidates
-from gan.phone_model import PhoneModel, load_phone_model, predict_log_probs, save_phone_model
+from gan.phone_model import PhoneModel, load_phone_model, predict_log_probs, resolve_device, save_phone_model
 from gan.selftrain.labels import change_rate, frames_to_segments, segments_to_frames
 from gan.selftrain.students import FrameStudent, SegmentStudent, train_student
 from unsup_asr.config import RunConfig
@@ -110,7 +110,8 @@ def run_round(cfg: RunConfig, r: int, student: str, prev_model: Path, folder: Pa
     """One round (module docstring): pseudo-labels from ``prev_model``, a new ``student``, figures."""
     st = cfg.self_train
     t0 = time.time()
-    teacher = load_phone_model(prev_model)
+    device = resolve_device(st.device)
+    teacher = load_phone_model(prev_model, map_location=str(device))
     _, teacher_inputs = model_inputs(cfg, teacher.unit, cfg.splits.train)
     weight = st.lm_weight if teacher.unit == "segment" else st.frame_lm_weight
     decoder = PhoneLMDecoder(lm, vocab, PhoneLMDecoderConfig(lm_weight=weight, beam_size=st.beam_size))
@@ -125,7 +126,8 @@ def run_round(cfg: RunConfig, r: int, student: str, prev_model: Path, folder: Pa
     _, inputs = model_inputs(cfg, student, cfg.splits.train)
     model = _new_student(st, student, inputs[0].shape[1], vocab)
     history = train_student(model, inputs, paths, epochs=st.epochs if student == "segment" else st.frame_epochs,
-                            batch_size=st.batch_size, lr=st.lr, weight_decay=st.weight_decay, seed=st.seed + r)
+                            batch_size=st.batch_size, lr=st.lr, weight_decay=st.weight_decay, seed=st.seed + r,
+                            device=device)
     record = {"round": r, "student": student, "unit": student, "changed": changed,
               "weighted_lm_ppl": _valid_score(cfg, model, score), "train": history[-1],
               "silence_share": float(np.mean(np.concatenate(paths) == vocab.index("<SIL>"))),
