@@ -19,7 +19,7 @@ from pathlib import Path
 from hydra import compose, initialize, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
-from unsup_asr.config import RunConfig, store_configs
+from unsup_asr.config import RunConfig, apply_device, store_configs
 from unsup_asr.stages import ALIASES, STAGES
 
 logger = logging.getLogger(__name__)
@@ -87,6 +87,7 @@ def load_config(overrides: list[str], config_dir: str | None = None, config_name
     run_cfg = OmegaConf.to_object(cfg)
     if not isinstance(run_cfg, RunConfig):
         raise TypeError(f"config {config_name} does not describe a RunConfig")
+    run_cfg = apply_device(run_cfg)
     run_cfg.validate()
     return run_cfg
 

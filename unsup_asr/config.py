@@ -9,6 +9,7 @@ on each other (see :func:`demo_preset`).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -215,6 +216,10 @@ class RunConfig:
     """Output folder; everything goes under ``out/data`` and ``out/exp`` (safe to delete)."""
     seed: int = 0
     """Global random seed."""
+    device: str = ""
+    """One torch device for every stage (``cpu``, ``cuda``, ``cuda:N``, ``auto``): it replaces the
+    ``device`` of extraction, the segmenter, the learner, self-training, RL and SSL pre-training
+    (see :func:`apply_device`); ``""`` leaves each stage's own setting (most default to ``auto``)."""
     layer: int = 0
     """Feature layer to use (0 for MFCC; see unsup_asr.features.featurizer for the numbering)."""
     splits: SplitsConfig = field(default_factory=SplitsConfig)
@@ -259,6 +264,17 @@ class RunConfig:
                  self.self_train, self.decode, self.score, self.refine, self.ssl, self.rl, self.sweep, self.compare)
         for part in parts:
             part.validate()
+
+
+def apply_device(cfg: RunConfig) -> RunConfig:
+    """``cfg`` with ``cfg.device`` (when set) copied into every stage config that has a ``device``."""
+    if not cfg.device:
+        return cfg
+    parts = {"extract": cfg.extract, "segmenter": cfg.segmenter, "learner": cfg.learner,
+             "self_train": cfg.self_train, "rl": cfg.rl, "ssl": cfg.ssl}
+    changes = {name: dataclasses.replace(part, device=cfg.device) for name, part in parts.items()
+               if any(f.name == "device" for f in dataclasses.fields(part))}
+    return dataclasses.replace(cfg, **changes)
 
 
 _Config = TypeVar("_Config")
