@@ -42,15 +42,13 @@ DEMO_CONF = Path(__file__).resolve().parents[1] / "recipes" / "demo" / "conf"
 
 
 def legacy_overrides(overrides: list[str]) -> list[str]:
-    """``gan.KEY=VALUE`` (the GAN's settings before learners were plug-ins) -> ``learner.KEY=VALUE``."""
+    """``gan.KEY=VALUE`` (the GAN's settings before learners were plug-ins) -> ``+gan.KEY=VALUE``: the
+    value goes to the legacy ``gan`` slot, which :func:`_merge_legacy_gan` merges into ``learner``
+    when the learner is the GAN (and rejects with a clear error otherwise)."""
     out = []
     for override in overrides:
-        prefix = override[: len(override) - len(override.lstrip("+~"))]
-        body = override[len(prefix):]
-        if body.startswith("gan."):
-            logger.warning("%s: gan.* is the old name of learner.* (learner=gan); reading it as %s", override,
-                           f"{prefix}learner.{body[4:]}")
-            override = f"{prefix}learner.{body[4:]}"
+        if override.startswith("gan."):
+            override = "+" + override
         out.append(override)
     return out
 
@@ -60,9 +58,10 @@ def _merge_legacy_gan(cfg: DictConfig, where: str) -> None:
     if not cfg.gan:
         return
     if cfg.learner.name != "gan":
-        raise ValueError(f"{where} sets gan.* (the GAN's settings) but the run's learner is {cfg.learner.name!r}: "
-                         f"move them under learner.* or select learner=gan")
-    logger.warning("%s: the gan: block is the old name of learner: (learner=gan); merging it", where)
+        raise ValueError(f"{where} sets gan.* (the GAN's settings, now learner.* of learner=gan) but the run's "
+                         f"learner is {cfg.learner.name!r}: use learner.* keys of that learner, or select learner=gan")
+    logger.warning("%s: gan.* is the old name of learner.* (learner=gan); merging %s into learner", where,
+                   OmegaConf.to_container(cfg.gan))
     cfg.learner = OmegaConf.merge(cfg.learner, cfg.gan)
     cfg.gan = {}
 
@@ -83,7 +82,7 @@ def load_config(overrides: list[str], config_dir: str | None = None, config_name
     else:
         with initialize(config_path=None, version_base="1.3"):
             cfg = compose(config_name=config_name, overrides=overrides)
-    _merge_legacy_gan(cfg, f"config {config_name} in {config_dir or 'the schema'}")
+    _merge_legacy_gan(cfg, f"config {config_name} in {config_dir or 'the schema'} with overrides {overrides}")
     run_cfg = OmegaConf.to_object(cfg)
     if not isinstance(run_cfg, RunConfig):
         raise TypeError(f"config {config_name} does not describe a RunConfig")

@@ -1,4 +1,5 @@
-"""The real_small recipe end to end on ../shared/data, shortened (few GAN updates, less text).
+"""The real_small recipe end to end on ../shared/data, shortened (few learner updates, one
+self-training round, less text).
 
 Checks that every evaluation split gets its figures (PER, phone-LM PER and WER; boundary F1 on the
 TIMIT sample, the only one with alignments), not how good they are: see recipes/real_small/RESULTS.md.
@@ -25,10 +26,10 @@ def test_real_small_recipe(shared_data: Path, tmp_path: Path) -> None:
             f"data.root={shared_data}",
             f"text.path={shared_data / 'text' / 'gutenberg_normalized.txt.gz'}",
             "text.max_sentences=3000",
-            "gan.num_updates=200",
-            "gan.num_seeds=1",
-            "gan.max_seconds=0",
-            "gan.eval_every=100",
+            "learner.steps=100",
+            "learner.restarts=2",
+            "self_train.students=[frame]",
+            "self_train.frame_epochs=1",
             "decode.lm_weights=[0.5]",
             "decode.word_scores=[0.0]",
         ],
@@ -42,3 +43,5 @@ def test_real_small_recipe(shared_data: Path, tmp_path: Path) -> None:
     for name in ("timit", "kathleen", "speechocean"):
         assert {"per", "per_phone_lm", "wer"} <= set(splits[name]), name
     assert score["per"] == splits["timit"]["per"]
+    check = score["learning_check"]  # the TIMIT sample has alignments
+    assert check["split"] == "timit" and 0.0 <= check["accuracy_model"] <= 1.0

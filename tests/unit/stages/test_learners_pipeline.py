@@ -97,8 +97,7 @@ def test_changed_rounds_redo_only_what_changed(run: RunConfig) -> None:
 
 
 def test_old_gan_settings_still_work(tmp_path: Path) -> None:
-    assert legacy_overrides(["gan.num_updates=7", "+gan.x=1", "seed=2"]) == [
-        "learner.num_updates=7", "+learner.x=1", "seed=2"]
+    assert legacy_overrides(["gan.num_updates=7", "+gan.x=1", "seed=2"]) == ["+gan.num_updates=7", "+gan.x=1", "seed=2"]
     cfg = load_config(["gan.num_updates=7", "gan.generator.num_clusters=0"])
     assert cfg.learner.name == "gan" and cfg.learner.num_updates == 7 and cfg.learner.generator.num_clusters == 0
     conf = tmp_path / "conf"
@@ -107,3 +106,7 @@ def test_old_gan_settings_still_work(tmp_path: Path) -> None:
     assert load_config([], str(conf), "config").learner.num_updates == 9
     with pytest.raises(ValueError, match="learner is 'match'"):
         load_config(["learner=match"], str(conf), "config")
+    with pytest.raises(ValueError, match="learner is 'match'"):
+        load_config(["learner=match", "gan.num_updates=7"])
+    with pytest.raises(Exception, match="not_a_field"):
+        load_config(["gan.not_a_field=1"])  # merged into the typed GanConfig: unknown keys are refused

@@ -64,9 +64,9 @@ def test_rerun_resumes_from_markers(tiny_run: RunConfig) -> None:
 
 
 def test_cli_show_config(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--show-config", "gan.num_updates=7"]) == 0
+    assert main(["demo", "--show-config", "learner.steps=7"]) == 0
     out = capsys.readouterr().out
-    assert "num_updates: 7" in out and "kmeans_join" in out
+    assert "steps: 7" in out and "name: peaks" in out and "name: match" in out
 
 
 def test_bad_override_is_a_clear_error() -> None:
