@@ -38,11 +38,13 @@ class GanLearner(Learner):
         plot_curves(result.history, out_dir / "curves.png")
         candidates = gan_candidates(out_dir)
         capped = result.num_updates_done < self.cfg.num_updates * self.cfg.num_seeds
+        seeds_file = out_dir / "seeds.json"
+        prefix = f"seed{json.loads(seeds_file.read_text())['selected_seed']}/" if seeds_file.is_file() else ""
         write_candidates(out_dir, candidates)
         return LearnResult(checkpoint=result.best_checkpoint, rule=RULE, score=result.best_score,
                            candidates=candidates,
                            info={"updates": result.num_updates_done, "seconds": result.seconds,
-                                 "best_step": result.best_step,
+                                 "best_step": result.best_step, "selected": f"{prefix}step{result.best_step}",
                                  "max_seconds_fired": capped})
 
 

@@ -6,7 +6,7 @@ returns a phone model (:mod:`gan.phone_model`) chosen by a documented label-free
 
 Every checkpoint a learner evaluated is a :class:`Candidate` (written to ``candidates.jsonl`` with
 its weights under ``candidates/``), so that the score stage can report, as a diagnostic that uses
-labels, how well the label-free rule ranked them (see :mod:`unsup_asr.stages.selection`).
+labels, how well the label-free rule ranked them (see :mod:`unsup_asr.stages.diagnostics`).
 
 To add a learner: a file with a config dataclass (``name`` field, ``validate()``) and a class
 decorated with ``@LEARNERS.register("my_learner", config=MyLearnerConfig)``, imported in

@@ -58,7 +58,7 @@ def selection_report(cfg: RunConfig, folder: Path, utts: Sequence[Utterance]) ->
         hyps = [convert(decode_one(lps[order[u.id]], model.vocab, viterbi)) for u in utts]
         rates[cand.tag] = per(refs, hyps).rate
     chosen = selection.get("info", {}).get("selected")
-    if chosen not in rates:  # e.g. the GAN names its best step, not a tag: find the candidate with the chosen score
+    if chosen not in rates:  # a plug-in learner that names no candidate: the one with the chosen score
         chosen = min(candidates, key=lambda c: abs(next(iter(c.scores.values())) - selection["score"])).tag
     best = min(rates, key=lambda t: rates[t])
     report: dict[str, Any] = {
