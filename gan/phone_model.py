@@ -79,16 +79,6 @@ def register_phone_model(kind: str) -> Callable[[type[PhoneModel]], type[PhoneMo
     return deco
 
 
-def resolve_device(name: str) -> torch.device:
-    """``"auto"`` -> ``cuda`` when available, else ``cpu``; any other name is a torch device string."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(name)
-    except RuntimeError as err:
-        raise ValueError(f"device {name!r} is not a torch device: use auto, cpu or cuda") from err
-
-
 def save_phone_model(path: Path, model: PhoneModel, **meta: Any) -> Path:
     """Write ``model`` atomically to ``path`` with its kind, spec and weights, plus ``meta``
     (JSON-able facts such as the step and the selection score)."""

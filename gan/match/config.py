@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from gan.match.terms import MATCH_TERMS
-from gan.phone_model import resolve_device
+from unsup_asr.device import resolve_device
 
 SILENCE_RULES = ("remove", "edges", "keep")
 SELECT_RULES = ("match_loss", "valid_match_loss", "weighted_lm_ppl")

@@ -35,9 +35,10 @@ from gan.learner import LEARNERS, Candidate, Learner, LearnerInputs, LearnResult
 from gan.match.config import MatchConfig
 from gan.match.stats import SIL, BatchStats, ClusterCounts, ClusterStats, TextStats, process_text
 from gan.match.terms import MATCH_TERMS, Statistics
-from gan.phone_model import load_phone_model, predict_log_probs, resolve_device
+from gan.phone_model import load_phone_model, predict_log_probs
 from gan.plot import plot_history
 from unsup_asr.decode.viterbi import decode_one
+from unsup_asr.device import resolve_device
 from unsup_asr.io import atomic_write, atomic_write_json, atomic_write_text, is_done, mark_done
 from unsup_asr.kmeans import fit_kmeans
 

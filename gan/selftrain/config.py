@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gan.phone_model import resolve_device
+from unsup_asr.device import resolve_device
 
 STUDENTS = ("segment", "frame")
 SELECT_RULES = ("last", "weighted_lm_ppl")

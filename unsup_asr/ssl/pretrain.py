@@ -18,6 +18,14 @@ For each iteration of ``cfg.ssl.iterations``:
 Writes ``out/exp/ssl/iter<i>/{targets.npz, last.pt, model.pt, history.jsonl, curves.png, .done}``
 and copies the last iteration's checkpoint to ``out/exp/ssl/model.pt``. A killed run resumes from
 the last finished epoch (``last.pt``); finished iterations are skipped.
+
+**Data-parallel** under ``torchrun`` (``torchrun --nproc_per_node=N -m unsup_asr.cli ssl-pretrain ...``): each
+of the N processes trains a :class:`~torch.nn.parallel.DistributedDataParallel` copy of the model (gloo on CPU,
+nccl on CUDA, one GPU per process) on every N-th batch of the same shuffled batch list, so an epoch takes 1/N
+of the updates and each update averages the gradients of N batches (``ssl.batch_frames`` per process). Rank 0
+alone fits the k-means targets and writes every file; the ranks agree on the wall-clock budget at every
+update. ``last.pt`` also keeps each rank's random state, so a killed run resumes with the same number of
+processes as if it had not stopped (another number of processes resumes too, with fresh per-rank streams).
 """
 
 from __future__ import annotations
@@ -32,6 +40,9 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from unsup_asr.config import RunConfig
@@ -42,17 +53,22 @@ from unsup_asr.io import atomic_write, atomic_write_json, atomic_write_text, is_
 from unsup_asr.kmeans import assign, fit_kmeans, sample_frames
 from unsup_asr.paths import RunPaths
 from unsup_asr.ssl.config import SslConfig, SslIterationConfig
+from unsup_asr.ssl.distributed import Ranks, process_group
 from unsup_asr.ssl.masking import span_mask
 from unsup_asr.ssl.model import SslModel, frontend, load_checkpoint, save_checkpoint
 
 logger = logging.getLogger(__name__)
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+class MaskedLogits(nn.Module):
+    """``model.logits`` as a module's forward, so that DistributedDataParallel averages its gradients."""
+
+    def __init__(self, model: SslModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor, lens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.model.logits(x, lens, mask)
 
 
 def load_frames(manifests: list[Path], featurizer: MfccFeaturizer, desc: str) -> list[torch.Tensor]:
@@ -149,9 +165,12 @@ def train_iteration(
     out_dir: Path,
     device: torch.device,
     init: SslModel | None = None,
+    ranks: Ranks | None = None,
 ) -> SslModel:
     """Masked prediction of ``targets`` from ``frames`` for one iteration, starting from ``init``'s
-    weights (all but the prediction head) when given; resumes from ``last.pt``."""
+    weights (all but the prediction head) when given; resumes from ``last.pt``. With several ``ranks``,
+    each trains on its share of the batches (module docstring); call it on every rank."""
+    ranks = ranks or Ranks()
     torch.manual_seed(cfg.seed)
     model = SslModel(cfg.model, num_targets=it.num_clusters)
     if init is not None:
@@ -160,10 +179,15 @@ def train_iteration(
             raise ValueError(f"cannot start from the previous iteration: missing {missing}, unexpected {unexpected}")
     model = model.to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.98))
-    rng = np.random.default_rng(cfg.seed)
-    mask_gen = torch.Generator().manual_seed(cfg.seed)
+    world, rank = ranks.world_size, ranks.rank
+    rng = np.random.default_rng(cfg.seed)  # the batch order: the same stream on every rank
+    crop_rng = rng if world == 1 else np.random.default_rng([cfg.seed, rank])  # crops of this rank's batches
+    mask_gen = torch.Generator().manual_seed(cfg.seed + rank)
     lens = [x.shape[0] for x in frames]
-    steps_per_epoch = len(length_batches(lens, cfg.batch_frames, cfg.max_frames, np.random.default_rng(0)))
+    steps_per_epoch = len(length_batches(lens, cfg.batch_frames, cfg.max_frames, np.random.default_rng(0))) // world
+    if steps_per_epoch == 0:
+        raise ValueError(f"{len(frames)} utterances make fewer batches than the {world} processes: use fewer "
+                         "processes (torchrun --nproc_per_node) or a smaller ssl.batch_frames")
     total_steps = it.epochs * steps_per_epoch
     state: dict[str, Any] = {"epoch": 0, "step": 0, "seconds": 0.0, "history": []}
     last = out_dir / "last.pt"
@@ -172,31 +196,47 @@ def train_iteration(
         model.load_state_dict(blob["model"])
         opt.load_state_dict(blob["opt"])
         rng.bit_generator.state = blob["rng"]
-        mask_gen.set_state(blob["mask_gen"])
+        per_rank = blob.get("ranks") or []
+        if world == 1:
+            mask_gen.set_state(blob["mask_gen"])
+        elif len(per_rank) == world:
+            mask_gen.set_state(per_rank[rank]["mask_gen"])
+            crop_rng.bit_generator.state = per_rank[rank]["crop_rng"]
+        elif ranks.main:
+            logger.warning("[ssl-pretrain] %s was saved by %d process(es), resumed by %d: fresh per-rank streams",
+                           last, max(len(per_rank), 1), world)
         state = blob["state"]
-        logger.info("[ssl-pretrain] resuming %s at epoch %d", out_dir.name, state["epoch"])
+        if ranks.main:
+            logger.info("[ssl-pretrain] resuming %s at epoch %d", out_dir.name, state["epoch"])
+    if world > 1:
+        torch.manual_seed(cfg.seed + rank)  # dropout differs across ranks (rank 0 of 1 keeps the single stream)
+    net: nn.Module = MaskedLogits(model)
+    if dist.is_initialized():
+        net = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
     start, seconds0 = time.monotonic(), float(state["seconds"])
 
     def progress() -> float:
         spent = seconds0 + time.monotonic() - start
         by_time = spent / it.max_seconds if it.max_seconds else 0.0
-        return min(1.0, max(float(state["step"]) / total_steps, by_time))
+        # the slowest clock decides for every rank, so that all of them stop at the same update
+        return ranks.reduce(min(1.0, max(float(state["step"]) / total_steps, by_time)), device)
 
     while state["epoch"] < it.epochs and progress() < 1.0:
-        model.train()
+        net.train()
         batches = length_batches(lens, cfg.batch_frames, cfg.max_frames, rng)
+        batches = batches[rank : world * (len(batches) // world) : world]
         run_loss = run_n = 0.0
         bar = tqdm(batches, desc=f"ssl {out_dir.name} epoch {state['epoch'] + 1}/{it.epochs}", unit="batch",
-                   leave=False)
+                   leave=False, disable=not ranks.main)
         for idx in bar:
             p = progress()
             if p >= 1.0:
                 break
             for group in opt.param_groups:
                 group["lr"] = cfg.lr * lr_factor(p, cfg.warmup_fraction)
-            x, y, blens = collate(frames, targets, idx, cfg.max_frames, rng)
+            x, y, blens = collate(frames, targets, idx, cfg.max_frames, crop_rng)
             mask = span_mask(blens, x.shape[1], cfg.mask_prob, cfg.mask_length, mask_gen)
-            logits = model.logits(x.to(device), blens.to(device), mask.to(device))
+            logits = net(x.to(device), blens.to(device), mask.to(device))
             loss = torch.nn.functional.cross_entropy(logits[mask.to(device)], y.to(device)[mask.to(device)])
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"SSL loss became {loss.item()} at step {state['step']}; lower ssl.lr")
@@ -212,16 +252,20 @@ def train_iteration(
         state["seconds"] = seconds0 + time.monotonic() - start
         acc = masked_accuracy(model, *monitor, cfg, device)
         row = {"epoch": state["epoch"], "step": state["step"], "seconds": round(state["seconds"], 1),
-               "train/loss": run_loss / max(run_n, 1), "monitor/masked_acc": acc,
+               "train/loss": ranks.reduce(run_loss / max(run_n, 1), device, "mean"), "monitor/masked_acc": acc,
                "lr": cfg.lr * lr_factor(progress(), cfg.warmup_fraction)}
         state["history"].append(row)
+        streams = ranks.gather({"mask_gen": mask_gen.get_state(), "crop_rng": crop_rng.bit_generator.state})
+        if not ranks.main:
+            continue
         logger.info("[ssl-pretrain] %s epoch %d: loss %.3f, masked target accuracy %.3f (%.0f s)", out_dir.name,
                     state["epoch"], row["train/loss"], acc, state["seconds"])
         blob = {"model": model.state_dict(), "opt": opt.state_dict(), "rng": rng.bit_generator.state,
-                "mask_gen": mask_gen.get_state(), "state": state}
+                "mask_gen": mask_gen.get_state(), "state": state, "ranks": streams if world > 1 else []}
         atomic_write(last, lambda tmp, b=blob: torch.save(b, tmp))  # type: ignore[misc]
-    atomic_write_text(out_dir / "history.jsonl", "".join(json.dumps(r) + "\n" for r in state["history"]))
-    plot_history(state["history"], out_dir / "curves.png")
+    if ranks.main:
+        atomic_write_text(out_dir / "history.jsonl", "".join(json.dumps(r) + "\n" for r in state["history"]))
+        plot_history(state["history"], out_dir / "curves.png")
     return model
 
 
@@ -246,11 +290,16 @@ def plot_history(history: list[dict[str, Any]], path: Path) -> None:
 
 
 def run(cfg: RunConfig) -> Path:
+    cfg.ssl.validate()
+    with process_group(cfg.ssl.device) as (ranks, device):
+        return _pretrain(cfg, ranks, device)
+
+
+def _pretrain(cfg: RunConfig, ranks: Ranks, device: torch.device) -> Path:
+    """Every iteration in turn, on every rank (rank 0 alone writes files; the others wait for them)."""
     scfg = cfg.ssl
-    scfg.validate()
     paths = RunPaths(Path(cfg.out))
     root = paths.out / "exp" / "ssl"
-    device = resolve_device(scfg.device)
     splits = scfg.splits or [cfg.splits.train]
     monitor_split = scfg.monitor_split or cfg.splits.valid
     t0 = time.time()
@@ -259,8 +308,9 @@ def run(cfg: RunConfig) -> Path:
     frames = load_frames(manifests, front, "log-mel (pre-training audio)")
     mon_frames = load_frames([mon_manifest], front, "log-mel (monitor audio)")
     hours = sum(x.shape[0] for x in frames) * front.frame_shift_s / 3600
-    logger.info("[ssl-pretrain] %d utterances, %.2f h of audio from %s; monitor: %s (%d utterances), device %s",
-                len(frames), hours, splits, monitor_split, len(mon_frames), device)
+    logger.info("[ssl-pretrain] %d utterances, %.2f h of audio from %s; monitor: %s (%d utterances), device %s%s",
+                len(frames), hours, splits, monitor_split, len(mon_frames), device,
+                f", rank {ranks.rank} of {ranks.world_size}" if ranks.world_size > 1 else "")
     prev: SslModel | None = None
     for i, it in enumerate(scfg.iterations, start=1):
         out_dir = root / f"iter{i}"
@@ -269,33 +319,43 @@ def run(cfg: RunConfig) -> Path:
         settings = {**asdict(scfg), "iterations": [asdict(x) for x in scfg.iterations[:i]]}
         info = json.loads(json.dumps({"iteration": i, "ssl": settings, "splits": splits}))
         record = out_dir / "inputs.json"
-        if out_dir.exists() and (not record.is_file() or json.loads(record.read_text()) != info):
+        if ranks.main and out_dir.exists() and (not record.is_file() or json.loads(record.read_text()) != info):
             logger.warning("[ssl-pretrain] %s was made with other settings: starting it afresh", out_dir)
             shutil.rmtree(out_dir)
+        ranks.barrier()
         if is_done(out_dir):
             prev, _ = load_checkpoint(out_dir / "model.pt")
             logger.info("[ssl-pretrain] iteration %d cached in %s", i, out_dir)
             continue
-        atomic_write_json(record, info)
-        targets, mon_targets = _targets(it, prev, (frames, mon_frames), (manifests, [mon_manifest]), scfg, out_dir,
-                                        device)
+        if ranks.main:
+            atomic_write_json(record, info)
+            targets, mon_targets = _targets(it, prev, (frames, mon_frames), (manifests, [mon_manifest]), scfg,
+                                            out_dir, device)
+        ranks.barrier()
+        if not ranks.main:  # rank 0 has written them
+            targets, mon_targets = _targets(it, prev, (frames, mon_frames), (manifests, [mon_manifest]), scfg,
+                                            out_dir, device)
         model = train_iteration(scfg, it, frames, targets, (mon_frames, mon_targets), out_dir, device,
-                                init=prev if it.init == "previous" else None)
-        history = [json.loads(line) for line in (out_dir / "history.jsonl").read_text().splitlines()]
-        save_checkpoint(out_dir / "model.pt", model, {
-            "iteration": i, "targets": it.targets, "target_layer": it.target_layer, "num_clusters": it.num_clusters,
-            "init": it.init,
-            "hours": hours, "splits": splits, "epochs": history[-1]["epoch"] if history else 0,
-            "seconds": history[-1]["seconds"] if history else 0.0,
-        })
-        mark_done(out_dir, info)
-        (out_dir / "last.pt").unlink(missing_ok=True)
+                                init=prev if it.init == "previous" else None, ranks=ranks)
+        if ranks.main:
+            history = [json.loads(line) for line in (out_dir / "history.jsonl").read_text().splitlines()]
+            save_checkpoint(out_dir / "model.pt", model, {
+                "iteration": i, "targets": it.targets, "target_layer": it.target_layer,
+                "num_clusters": it.num_clusters, "init": it.init, "hours": hours, "splits": splits,
+                "epochs": history[-1]["epoch"] if history else 0,
+                "seconds": history[-1]["seconds"] if history else 0.0, "world_size": ranks.world_size,
+            })
+            mark_done(out_dir, info)
+            (out_dir / "last.pt").unlink(missing_ok=True)
+        ranks.barrier()
         prev, _ = load_checkpoint(out_dir / "model.pt")
     final = root / "model.pt"
     last_dir = root / f"iter{len(scfg.iterations)}"
-    atomic_write(final, lambda tmp: shutil.copyfile(last_dir / "model.pt", tmp))
-    logger.info("[ssl-pretrain] %d iteration(s) on %.2f h -> %s (%.0f s)", len(scfg.iterations), hours, final,
-                time.time() - t0)
+    if ranks.main:
+        atomic_write(final, lambda tmp: shutil.copyfile(last_dir / "model.pt", tmp))
+        logger.info("[ssl-pretrain] %d iteration(s) on %.2f h -> %s (%.0f s)", len(scfg.iterations), hours, final,
+                    time.time() - t0)
+    ranks.barrier()
     return final
 
 

@@ -40,12 +40,13 @@ import numpy as np
 import torch
 
 from gan.learner import Candidate, write_candidates
-from gan.phone_model import PhoneModel, load_phone_model, predict_log_probs, resolve_device, save_phone_model
+from gan.phone_model import PhoneModel, load_phone_model, predict_log_probs, save_phone_model
 from gan.selftrain.labels import change_rate, frames_to_segments, segments_to_frames
 from gan.selftrain.students import FrameStudent, SegmentStudent, train_student
 from unsup_asr.config import RunConfig
 from unsup_asr.decode.lexicon_lm import PhoneLMDecoder, PhoneLMDecoderConfig
 from unsup_asr.decode.viterbi import decode_one
+from unsup_asr.device import resolve_device
 from unsup_asr.io import DONE, atomic_write, atomic_write_json, file_sha1, is_done, mark_done
 from unsup_asr.paths import RunPaths
 from unsup_asr.stages.common import model_inputs, read_vocab, viterbi_config
