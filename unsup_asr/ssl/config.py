@@ -96,7 +96,8 @@ class SslConfig:
     """Masked span length in frames (200 ms)."""
     batch_frames: int = 1000
     """Frames per batch (20 s of audio at 20 ms), utterances grouped by length (on a CPU budget
-    more, smaller updates learned better than 80 s batches)."""
+    more, smaller updates learned better than 80 s batches); per process under ``torchrun``, so an
+    update averages ``nproc_per_node x nnodes`` such batches."""
     max_frames: int = 400
     """Utterances longer than this (8 s) are cropped at a random offset for training."""
     lr: float = 1e-3

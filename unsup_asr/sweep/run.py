@@ -14,6 +14,8 @@ into the cartesian product of jobs. Then:
 3. Each job runs segment -> learn -> self_train -> decode -> score in ``out/sweep/<name>/<job>/``, whose
    ``data`` and ``exp/features`` link to the shared ones. A finished job (``result.json``) is
    skipped on re-runs; a killed one resumes through the stages' own markers and checkpoints.
+   ``python -m unsup_asr.launch sweep-layers -m hydra/launcher=...`` runs the same jobs as cluster jobs
+   (:mod:`unsup_asr.launch`).
    Sweep keys of the later stages (``layer``, ``segmenter.*``, ``learner.*``, ``decode.*``); keys that
    change the prepared corpus or text (``data.*``, ``text.*``) belong in separate runs, since all
    jobs share ``out/data``.
@@ -151,8 +153,26 @@ def run_pipeline(cfg: RunConfig) -> dict[str, Any]:
     }
 
 
-def run_sweep(overrides: list[str], config_dir: str | None, config_name: str) -> Path:
-    """Expand ``overrides``, run every job, write ``sweep.csv`` and ``sweep.png``; returns the CSV."""
+@dataclasses.dataclass(kw_only=True)
+class SweepPlan:
+    """The jobs of one sweep: the command line expanded, and the config of every job."""
+
+    swept: list[str]
+    """The swept keys, in command-line order (they name the job folders)."""
+    jobs: list[list[str]]
+    """Each job's full override list (its identity in ``result.json``)."""
+    names: list[str]
+    """Each job's folder name under ``root``."""
+    cfgs: list[RunConfig]
+    """Each job's config, with ``out`` = ``root / name``."""
+    shared: RunConfig
+    """The config without the swept keys: its ``out`` holds the shared corpus, text and features."""
+    root: Path
+    """``out/sweep/<sweep.name>/``."""
+
+
+def plan_sweep(overrides: list[str], config_dir: str | None, config_name: str) -> SweepPlan:
+    """Expand ``overrides`` (hydra's multirun syntax) into the sweep's jobs and compose their configs."""
     swept, jobs = expand(overrides)
     fixed = [o for o in overrides if o.split("=", 1)[0].lstrip("+~") not in swept]
     shared = load_config(fixed, config_dir, config_name)
@@ -160,37 +180,57 @@ def run_sweep(overrides: list[str], config_dir: str | None, config_name: str) ->
     root = Path(shared.out) / "sweep" / shared.sweep.name
     names = [job_name(j, swept) for j in jobs]
     cfgs = [load_config([*j, f"out={root / n}"], config_dir, config_name) for j, n in zip(jobs, names, strict=True)]
-    logger.info("[sweep] %d job(s) over %s in %s", len(jobs), swept or "nothing", root)
-    prepare_data.run(shared)
-    prepare_text.run(shared)
-    _extract_once([dataclasses.replace(c, out=shared.out) for c in cfgs])
+    return SweepPlan(swept=swept, jobs=jobs, names=names, cfgs=cfgs, shared=shared, root=root)
+
+
+def prepare_shared(plan: SweepPlan) -> None:
+    """What every job reads: the corpus and text in ``shared.out``, and every requested layer extracted once."""
+    logger.info("[sweep] %d job(s) over %s in %s", len(plan.jobs), plan.swept or "nothing", plan.root)
+    prepare_data.run(plan.shared)
+    prepare_text.run(plan.shared)
+    _extract_once([dataclasses.replace(c, out=plan.shared.out) for c in plan.cfgs])
+
+
+def run_job(cfg: RunConfig, job: list[str], shared_out: Path) -> dict[str, Any]:
+    """One job of a sweep in ``cfg.out`` (after :func:`prepare_shared`): its figures, read from its
+    ``result.json`` when a job with the same overrides finished there, else computed and written there.
+    :func:`run_sweep` calls it job after job; ``python -m unsup_asr.launch sweep-layers`` in one cluster job each."""
+    out = Path(cfg.out)
+    cached = read_cached(out / "result.json", "overrides", job)
+    if cached is not None:
+        logger.info("[sweep] %s cached", out.name)
+        return dict(cached["result"])
+    logger.info("[sweep] job %s: %s", out.name, " ".join(job))
+    link_shared(out, shared_out)
+    result = run_pipeline(cfg)
+    atomic_write_json(out / "result.json", {"overrides": job, "result": result})
+    return result
+
+
+def write_table(plan: SweepPlan) -> Path:
+    """``sweep.csv`` and ``sweep.png`` from the finished jobs' ``result.json`` (plus PNMI per layer)."""
+    shared = plan.shared
     pnmi_split = shared.sweep.pnmi_split or shared.splits.test
     if shared.sweep.pnmi_split == "none" or not has_alignments(RunPaths(Path(shared.out)).manifest(pnmi_split)):
         logger.info("[sweep] no PNMI: split %r has no gold alignments (set sweep.pnmi_split)", pnmi_split)
         pnmi_split = ""
     rows = []
-    for i, (job, name, cfg) in enumerate(zip(jobs, names, cfgs, strict=True), start=1):
-        done = root / name / "result.json"
+    for job, name, cfg in zip(plan.jobs, plan.names, plan.cfgs, strict=True):
+        record = read_cached(plan.root / name / "result.json", "overrides", job)
+        if record is None:
+            raise FileNotFoundError(f"sweep job {name} has no result.json for overrides {job}: run the sweep's jobs "
+                                    "first (uasr sweep-layers runs them all)")
         values = dict(o.split("=", 1) for o in job)
-        row: dict[str, Any] = {"job": name, **{k: values[k] for k in swept}, "layer": cfg.layer}
-        cached = read_cached(done, "overrides", job)
-        if cached is not None:
-            row.update(cached["result"])
-            logger.info("[sweep] job %d/%d %s cached", i, len(jobs), name)
-        else:
-            logger.info("[sweep] job %d/%d %s: %s", i, len(jobs), name, " ".join(values[k] for k in swept))
-            link_shared(root / name, Path(shared.out))
-            result = run_pipeline(cfg)
-            atomic_write_json(done, {"overrides": job, "result": result})
-            row.update(result)
+        row: dict[str, Any] = {"job": name, **{k: values[k] for k in plan.swept}, "layer": cfg.layer,
+                               **record["result"]}
         if pnmi_split:
             q = _pnmi(dataclasses.replace(cfg, out=shared.out), pnmi_split)
             row.update({k: q[k] for k in ("pnmi", "phone_purity", "cluster_purity")})
         logger.info("[sweep] %s: PER %.1f%%, selection score %.2f%s", name, 100 * row["per"], row["selection_score"],
                     f", PNMI {row['pnmi']:.3f}" if "pnmi" in row else "")
         rows.append(row)
-    columns = ["job", *swept, *[c for c in COLUMNS[1:] if c not in swept]]
-    csv_path = root / "sweep.csv"
+    columns = ["job", *plan.swept, *[c for c in COLUMNS[1:] if c not in plan.swept]]
+    csv_path = plan.root / "sweep.csv"
 
     def write_csv(tmp: Path) -> None:
         with tmp.open("w", newline="", encoding="utf-8") as f:
@@ -199,9 +239,18 @@ def run_sweep(overrides: list[str], config_dir: str | None, config_name: str) ->
             w.writerows(rows)
 
     atomic_write(csv_path, write_csv)
-    plot_sweep(rows, root / "sweep.png", pnmi_split)
-    logger.info("[sweep] %d job(s) -> %s, %s", len(rows), csv_path, root / "sweep.png")
+    plot_sweep(rows, plan.root / "sweep.png", pnmi_split)
+    logger.info("[sweep] %d job(s) -> %s, %s", len(rows), csv_path, plan.root / "sweep.png")
     return csv_path
+
+
+def run_sweep(overrides: list[str], config_dir: str | None, config_name: str) -> Path:
+    """Expand ``overrides``, run every job, write ``sweep.csv`` and ``sweep.png``; returns the CSV."""
+    plan = plan_sweep(overrides, config_dir, config_name)
+    prepare_shared(plan)
+    for cfg, job in zip(plan.cfgs, plan.jobs, strict=True):
+        run_job(cfg, job, Path(plan.shared.out))
+    return write_table(plan)
 
 
 def plot_sweep(rows: list[dict[str, Any]], path: Path, pnmi_split: str) -> None:
