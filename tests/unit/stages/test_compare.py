@@ -13,7 +13,7 @@ from unsup_asr.paths import RunPaths
 from unsup_asr.stages import segment
 from unsup_asr.sweep.compare import spec_overrides
 
-from .test_pipeline import TINY
+from .test_pipeline import ON_DEMO_RECIPE, TINY
 
 
 def test_spec_overrides() -> None:
@@ -27,8 +27,8 @@ def test_spec_overrides() -> None:
 def test_compare_segmenters_with_gan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "run"
     specs = "[recipe,'uniform:frames=3','sawv:epochs=2,hidden_dim=16,embedding_dim=8,max_seconds=0']"
-    args = ["compare-segmenters", *TINY, f"out={out}", f"compare.segmenters={specs}", "compare.gan=true",
-            "compare.plot_utterances=2"]
+    args = ["compare-segmenters", *ON_DEMO_RECIPE, *TINY, f"out={out}", f"compare.segmenters={specs}",
+            "compare.gan=true", "compare.plot_utterances=2"]
     assert main(args) == 0
     root = out / "compare" / "segmenters"
     rows = list(csv.DictReader((root / "compare.csv").open()))

@@ -22,6 +22,9 @@ DATA_TINY = [
     "segmenter.pca_dim=16",
 ]
 """A tiny demo corpus and its k-means-join segments (any learner)."""
+ON_DEMO_RECIPE = ["segmenter=kmeans_join", "learner=gan", "self_train.students=[]"]
+"""With the demo recipe (the CLI's default config folder): the schema's segmenter and learner that
+TINY's keys set, and no self-training."""
 TINY = [
     *DATA_TINY,
     "learner.num_updates=40",

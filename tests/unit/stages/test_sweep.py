@@ -15,7 +15,7 @@ from unsup_asr.ssl.model import SslModel, save_checkpoint
 from unsup_asr.stages import extract_features, segment
 from unsup_asr.sweep import run as sweep_run
 
-from .test_pipeline import TINY
+from .test_pipeline import ON_DEMO_RECIPE, TINY
 
 
 def test_expand_uses_hydra_multirun_syntax() -> None:
@@ -32,8 +32,8 @@ def test_sweep_layers_on_the_demo_corpus(tmp_path: Path, monkeypatch: pytest.Mon
     save_checkpoint(ckpt, SslModel(SslModelConfig(num_mel_bins=16, dim=16, num_layers=2, num_heads=2, ffn_dim=32,
                                                   pos_conv_kernel=5, pos_conv_groups=4)), {})
     out = tmp_path / "run"
-    args = ["sweep-layers", *TINY, f"out={out}", "features=ssl", f"features.path={ckpt}", "layer=0,1,2",
-            "sweep.pnmi_clusters=8", "sweep.pnmi_max_frames=2000", "segmenter.pca_dim=8"]
+    args = ["sweep-layers", *ON_DEMO_RECIPE, *TINY, f"out={out}", "features=ssl", f"features.path={ckpt}",
+            "layer=0,1,2", "sweep.pnmi_clusters=8", "sweep.pnmi_max_frames=2000", "segmenter.pca_dim=8"]
     calls: list[list[int]] = []
     real_extract = extract_features.run
 
