@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from unsup_asr.cli import load_config
+from unsup_asr.cli import DEMO_CONF, load_config
 from unsup_asr.config import RunConfig
 from unsup_asr.features.cache import FeatureSet
 from unsup_asr.io import atomic_write_json
@@ -45,8 +45,8 @@ SMALL = [
 
 
 def run_on(device: str, overrides: list[str], work: Path) -> tuple[RunConfig, dict[str, Any]]:
-    """The demo pipeline with every stage on ``device``; its score.json."""
-    cfg = load_config([*overrides, f"device={device}", f"out={work / device}"])
+    """The demo recipe's pipeline with every stage on ``device``; its score.json."""
+    cfg = load_config([*overrides, f"device={device}", f"out={work / device}"], str(DEMO_CONF), "config")
     demo.run(cfg)
     return cfg, json.loads(RunPaths(Path(cfg.out)).score.read_text(encoding="utf-8"))
 
